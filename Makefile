@@ -1,0 +1,34 @@
+# The README's commands. Each builds .venv first if it is absent (or pyproject.toml changed).
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+QUICK := --profile workflow/profiles/local --configfile config/quick.yaml
+
+.PHONY: run test ui lint clean-quick
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	# torch first, pinned: this exact version comes from a local CPU wheel; a range would
+	# download a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(INSTALLED)  ## the quick study end to end (minutes on a 2-core CPU)
+	$(BIN)/snakemake $(QUICK)
+	@echo
+	@echo "Tables:  results/quick/tables/forecast.md (and .csv)"
+	@echo "Figures: results/quick/figures/ (learning_curves, forecast_examples; png + pdf)"
+	@echo "Runs:    make ui   # MLflow UI on http://127.0.0.1:5000"
+
+test: $(INSTALLED)  ## the whole test suite
+	$(BIN)/pytest
+
+ui: $(INSTALLED)  ## MLflow UI, bound to loopback only
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host 127.0.0.1 --port 5000
+
+lint: $(INSTALLED)  ## ruff, snakefmt and snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --cores 1

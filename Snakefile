@@ -1,0 +1,30 @@
+# csft-bench: the whole study as one DAG. This file only wires things up; rules live in
+# workflow/rules/, what they run in workflow/scripts/, the config schema in workflow/schemas/.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/forecast.smk"
+include: "workflow/rules/report.smk"
+
+
+onstart:
+    init_tracking()
+
+
+rule all:
+    default_target: True
+    input:
+        ucr_summaries(),
+        f"{RESULTS}/tables/forecast.csv",
+        f"{RESULTS}/tables/forecast.md",
+        forecast_figures(),

@@ -1,0 +1,95 @@
+"""ETT loading, train-only scaling and stride-1 forecasting windows.
+
+Features follow the standard protocol: "M" uses all seven columns as input and target,
+"S" uses the oil temperature OT alone. The scaler is fit on the training segment only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset
+
+from csft.data.splits import ett_segments
+
+ETT_COLUMNS = ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+TARGET = "OT"
+
+
+def read_ett_csv(path: str | Path, features: str = "M") -> np.ndarray:
+    """Values of an ETT CSV as float32 (rows, channels); clear errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ETT file not found: {path}")
+    frame = pd.read_csv(path)
+    if list(frame.columns) != ETT_COLUMNS:
+        raise ValueError(f"{path}: expected columns {ETT_COLUMNS}, found {list(frame.columns)}")
+    columns = ETT_COLUMNS[1:] if features == "M" else [TARGET]
+    if features not in ("M", "S"):
+        raise ValueError(f"features must be 'M' or 'S', got {features!r}")
+    values = frame[columns].to_numpy(dtype=np.float32)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"{path}: non-finite value in column {columns[col]!r} at data row {row}")
+    return values
+
+
+@dataclass
+class ETTSeries:
+    """One ETT dataset, scaled with train statistics, cut into split segments."""
+
+    name: str
+    values: np.ndarray  # (rows, channels), scaled
+    scaler: StandardScaler
+    lookback: int
+
+    @classmethod
+    def load(cls, path: str | Path, name: str, lookback: int, features: str = "M") -> ETTSeries:
+        raw = read_ett_csv(path, features)
+        segments = ett_segments(name, lookback)
+        if raw.shape[0] < segments["test"].stop:
+            raise ValueError(
+                f"{path}: {raw.shape[0]} rows, the {name} protocol needs {segments['test'].stop}"
+            )
+        scaler = StandardScaler().fit(raw[: segments["train"].stop])
+        return cls(name, scaler.transform(raw).astype(np.float32), scaler, lookback)
+
+    @property
+    def n_channels(self) -> int:
+        return self.values.shape[1]
+
+    def windows(self, split: str, horizon: int) -> ForecastWindows:
+        """Every stride-1 window of `split`."""
+        segment = ett_segments(self.name, self.lookback)[split]
+        return ForecastWindows(
+            self.values, segment.window_starts(self.lookback, horizon), self.lookback, horizon
+        )
+
+    def inverse(self, scaled: np.ndarray) -> np.ndarray:
+        """Back to the raw scale; `scaled` has channels last."""
+        shape = scaled.shape
+        return self.scaler.inverse_transform(scaled.reshape(-1, shape[-1])).reshape(shape)
+
+
+class ForecastWindows(Dataset):
+    """(look-back, horizon) pairs starting at `starts`; x: (L, C), y: (H, C)."""
+
+    def __init__(self, values: np.ndarray, starts: np.ndarray, lookback: int, horizon: int):
+        self.values = torch.from_numpy(values)
+        self.starts = starts
+        self.lookback = lookback
+        self.horizon = horizon
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = int(self.starts[i])
+        split = s + self.lookback
+        return self.values[s:split], self.values[split : split + self.horizon]

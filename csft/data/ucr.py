@@ -1,0 +1,210 @@
+"""Load UCR 2018 archive datasets: TRAIN/TEST as written, labels re-encoded 0..K-1.
+
+File layout (2018 archive .tsv): no header, tab-separated, one series per row; the first column
+is the class label as written in the archive (it may be negative or not start at 0), the rest are
+the values. NaN means two different things, and the two are kept apart:
+
+- in the archive's variable-length datasets (VARIABLE_LENGTH_DATASETS), trailing NaN are
+  end-padding up to the longest series; they are stripped, so each series keeps its own length;
+- anywhere else, NaN is a missing value, handled by an explicit policy (MISSING_VALUE_POLICIES).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import LabelEncoder
+
+logger = logging.getLogger(__name__)
+
+# The archive's variable-length datasets (its "Vary" length); GesturePebbleZ2 is not in the
+# local mirror but is listed so the rule holds for the full archive.
+VARIABLE_LENGTH_DATASETS = frozenset(
+    {
+        "AllGestureWiimoteX",
+        "AllGestureWiimoteY",
+        "AllGestureWiimoteZ",
+        "GestureMidAirD1",
+        "GestureMidAirD2",
+        "GestureMidAirD3",
+        "GesturePebbleZ1",
+        "GesturePebbleZ2",
+        "PickupGestureWiimoteZ",
+        "PLAID",
+        "ShakeGestureWiimoteZ",
+    }
+)
+MISSING_VALUE_POLICIES = ("error", "interpolate")
+SPLITS = ("train", "test")
+
+
+@dataclass
+class UCRSplit:
+    """One archive split: float32 1-D series (lengths may differ) and int64 codes 0..K-1."""
+
+    series: list[np.ndarray]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+
+@dataclass
+class UCRDataset:
+    """A UCR dataset; `classes[code]` is the label as written in the archive."""
+
+    name: str
+    classes: np.ndarray
+    train: UCRSplit
+    test: UCRSplit
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def lengths(self, split: str) -> np.ndarray:
+        """Length of every series of `split` ('train' or 'test')."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        series = getattr(self, split).series
+        return np.array([len(s) for s in series], dtype=np.int64)
+
+    @property
+    def is_variable_length(self) -> bool:
+        """True when the series (TRAIN and TEST together) do not all have one length."""
+        lengths = np.concatenate([self.lengths(split) for split in SPLITS])
+        return bool(lengths.size) and bool(lengths.min() != lengths.max())
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """Parse the file as floats; on failure say which file, row and column are at fault."""
+    if not path.is_file():
+        raise FileNotFoundError(f"UCR file not found: {path}")
+    try:
+        return pd.read_csv(path, sep="\t", header=None, dtype=np.float64)
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"{path}: empty file, expected one series per row") from exc
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path}: cannot parse as a tab-separated table: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{path}: {_first_non_numeric(path) or exc}") from exc
+
+
+def _first_non_numeric(path: Path) -> str | None:
+    """Locate the first cell that is not a number (only called after a parse failure)."""
+    frame = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
+    for column in frame.columns:
+        cells = frame[column]
+        numeric = pd.to_numeric(cells.replace("", "nan"), errors="coerce")
+        bad = numeric.isna() & ~cells.str.strip().str.lower().isin(["", "nan"])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            return f"non-numeric value {cells.iloc[row]!r} at row {row}, column {column}"
+    return None
+
+
+def _labels(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    """The first column; integral labels become int64 so they print as the archive writes them."""
+    labels = frame.iloc[:, 0].to_numpy()
+    missing = np.flatnonzero(np.isnan(labels))
+    if missing.size:
+        raise ValueError(f"{path}: missing (NaN) class label at row {missing[0]}")
+    if np.all(labels == np.round(labels)):
+        return labels.astype(np.int64)
+    return labels
+
+
+def _strip_padding(values: np.ndarray) -> np.ndarray:
+    """Drop trailing NaN (end-padding of a variable-length series)."""
+    finite = np.flatnonzero(~np.isnan(values))
+    return values[: finite[-1] + 1] if finite.size else values[:0]
+
+
+def _interpolate(values: np.ndarray) -> np.ndarray:
+    """Linear interpolation in time; leading/trailing gaps take the nearest observed value."""
+    return pd.Series(values).interpolate(limit_direction="both").to_numpy()
+
+
+def _clean_row(values: np.ndarray, row: int, path: Path, dataset: str, policy: str) -> np.ndarray:
+    """One series: padding removed (variable-length datasets only), missing values handled."""
+    if dataset in VARIABLE_LENGTH_DATASETS:
+        values = _strip_padding(values)
+    n_missing = int(np.isnan(values).sum())
+    if values.size == 0 or n_missing == values.size:
+        raise ValueError(f"{path}: dataset {dataset}, series at row {row} has no values (all NaN)")
+    if n_missing and policy == "error":
+        raise ValueError(
+            f"{path}: dataset {dataset}, series at row {row} has {n_missing} missing values "
+            "(NaN); pass missing_values='interpolate' to fill them"
+        )
+    if n_missing:
+        values = _interpolate(values)
+    if np.isinf(values).any():
+        raise ValueError(f"{path}: dataset {dataset}, series at row {row} has infinite values")
+    return values.astype(np.float32)
+
+
+def read_ucr_file(
+    path: str | Path, dataset: str, missing_values: str
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Series (float32, 1-D each) and raw labels of one archive .tsv file.
+
+    missing_values: "error" raises on any missing value (naming file, dataset, row and count);
+    "interpolate" fills missing values by linear interpolation in time (pandas
+    `interpolate(limit_direction="both")`, so a gap at either end takes the nearest observed
+    value). A series with no values at all (all NaN once padding is removed) is an error under
+    both policies.
+    """
+    if missing_values not in MISSING_VALUE_POLICIES:
+        raise ValueError(
+            f"missing_values must be one of {MISSING_VALUE_POLICIES}, got {missing_values!r}"
+        )
+    path = Path(path)
+    frame = _read_frame(path)
+    if frame.shape[1] < 2:
+        raise ValueError(
+            f"{path}: rows have fewer than 2 columns (a label and values); is it tab-separated?"
+        )
+    labels = _labels(frame, path)
+    values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
+    series = [
+        _clean_row(row_values, row, path, dataset, missing_values)
+        for row, row_values in enumerate(values)
+    ]
+    n_padding = sum(values.shape[1] - len(s) for s in series)
+    n_filled = int(np.isnan(values).sum()) - n_padding
+    if n_filled:
+        logger.info("%s: interpolated %d missing values", path, n_filled)
+    return series, labels
+
+
+def load_ucr(data_dir: Path, name: str, missing_values: str = "interpolate") -> UCRDataset:
+    """Read data_dir/UCR/NAME/NAME_{TRAIN,TEST}.tsv; codes 0..K-1 come from TRAIN's labels."""
+    folder = Path(data_dir) / "UCR" / name
+    train_series, train_raw = read_ucr_file(folder / f"{name}_TRAIN.tsv", name, missing_values)
+    test_series, test_raw = read_ucr_file(folder / f"{name}_TEST.tsv", name, missing_values)
+    encoder = LabelEncoder().fit(train_raw)
+    unseen = sorted(set(np.unique(test_raw).tolist()) - set(encoder.classes_.tolist()))
+    if unseen:
+        raise ValueError(
+            f"dataset {name}: TEST label(s) {unseen} do not occur in TRAIN "
+            f"(TRAIN labels: {encoder.classes_.tolist()})"
+        )
+    dataset = UCRDataset(
+        name=name,
+        classes=encoder.classes_,
+        train=UCRSplit(train_series, encoder.transform(train_raw).astype(np.int64)),
+        test=UCRSplit(test_series, encoder.transform(test_raw).astype(np.int64)),
+    )
+    logger.info(
+        "loaded UCR %s: %d train, %d test, %d classes",
+        name,
+        len(dataset.train),
+        len(dataset.test),
+        dataset.n_classes,
+    )
+    return dataset

@@ -1,0 +1,34 @@
+"""The one registry of models: name -> "module:Class", resolved on use.
+
+Strings, not imports, so csft never imports baselines at import time and the two packages
+cannot form a cycle. Each model class carries its frozen config dataclass as `Model.Config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+from torch import nn
+
+MODELS: dict[str, str] = {
+    "dlinear": "baselines.dlinear:DLinear",
+}
+
+
+def model_class(name: str) -> type[nn.Module]:
+    """The class registered under `name`; unknown names list the valid ones."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; registered models: {', '.join(sorted(MODELS))}")
+    module_name, class_name = MODELS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def build_model(name: str, architecture: dict, **shape: int) -> nn.Module:
+    """Instantiate model `name` from its architecture settings and the data's shape."""
+    cls = model_class(name)
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    unknown = sorted((set(architecture) | set(shape)) - fields)
+    if unknown:
+        raise TypeError(f"model {name!r} has no setting(s) {unknown}; it takes {sorted(fields)}")
+    return cls(cls.Config(**shape, **architecture))

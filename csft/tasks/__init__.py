@@ -1,0 +1,1 @@
+"""Task loops (train / evaluate); they own splits, early stopping and the single test pass."""

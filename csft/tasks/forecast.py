@@ -1,0 +1,124 @@
+"""Forecasting: train with early stopping on validation, then score every test window once.
+
+The loop owns the splits' loaders and all model selection; models only map (B, L, C) look-back
+windows to (B, H, C) forecasts. Validation loss is the mean over every validation value (no
+window dropped), which is also the early-stopping criterion.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from csft import metrics
+
+log = logging.getLogger(__name__)
+
+LR_SCHEDULES = ("constant", "halve_every_epoch")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The training recipe; every field is a config value logged to MLflow."""
+
+    batch_size: int = 32
+    learning_rate: float = 0.005
+    epochs: int = 10
+    patience: int = 3  # epochs without a strictly better validation loss before stopping
+    lr_schedule: str = "halve_every_epoch"  # LTSF-Linear's "type1": lr * 0.5 ** (epoch - 1)
+    eval_batch_size: int = 256  # batch size of validation / test passes (no effect on results)
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+
+
+@dataclass(frozen=True)
+class Forecasts:
+    """Every window of one split: predictions and targets, (N, H, C), normalized scale."""
+
+    pred: np.ndarray
+    true: np.ndarray
+
+
+def predict(model: nn.Module, windows: Dataset, batch_size: int) -> Forecasts:
+    """Forecast every window in order; nothing dropped, so every window is scored."""
+    loader = DataLoader(windows, batch_size=batch_size, shuffle=False, drop_last=False)
+    preds, trues = [], []
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:  # x: (B, L, C), y: (B, H, C)
+            preds.append(model(x).numpy())
+            trues.append(y.numpy())
+    return Forecasts(np.concatenate(preds), np.concatenate(trues))
+
+
+def train(
+    model: nn.Module,
+    train_windows: Dataset,
+    val_windows: Dataset,
+    config: TrainingConfig,
+    generator: torch.Generator,
+    on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
+) -> list[dict[str, float]]:
+    """Adam + MSE, early stopping on validation MSE; the best epoch's weights are restored.
+
+    Returns one row per epoch (train_loss, val_loss, lr); `on_epoch(epoch, row)` sees each
+    row as it is made (epoch counts from 1), e.g. to log it.
+    """
+    train_loader = DataLoader(
+        train_windows,
+        config.batch_size,
+        shuffle=True,
+        generator=generator,
+        drop_last=True,  # training only, as the official recipes; predict() scores every window
+    )
+    if len(train_loader) == 0:
+        raise ValueError(
+            f"{len(train_windows)} training windows is fewer than one batch of {config.batch_size}"
+        )
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    gamma = 0.5 if config.lr_schedule == "halve_every_epoch" else 1.0
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    loss_fn = nn.MSELoss()
+    best_loss, best_state, stale, history = float("inf"), None, 0, []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        lr = optimizer.param_groups[0]["lr"]
+        losses = []
+        for x, y in train_loader:  # x: (B, L, C), y: (B, H, C)
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} in epoch {epoch}")
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        val = predict(model, val_windows, config.eval_batch_size)
+        row = {
+            "train_loss": float(np.mean(losses)),
+            "val_loss": metrics.mse(val.pred, val.true),
+            "lr": lr,
+        }
+        history.append(row)
+        on_epoch(epoch, row)
+        log.info(
+            "epoch %d: train %.6f  val %.6f  lr %.2e", epoch, row["train_loss"], row["val_loss"], lr
+        )
+        if row["val_loss"] < best_loss:
+            best_loss, best_state, stale = row["val_loss"], copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                log.info("early stop after epoch %d (best val %.6f)", epoch, best_loss)
+                break
+        scheduler.step()
+    model.load_state_dict(best_state)
+    return history

@@ -1,0 +1,20 @@
+# ruff: noqa: F821
+"""Snakemake script: download the official UCR 2018 archive zip (not pinned; its hash is logged).
+
+The zip itself has no pinned hash (the archive is re-issued in place); the files extracted from it
+are verified one by one against checksums.tsv.
+"""
+
+import logging
+from pathlib import Path
+
+from csft.data.download import UCR_ARCHIVE_URL, download
+
+logging.basicConfig(
+    filename=snakemake.log[0],
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+)
+
+sha256 = download(UCR_ARCHIVE_URL, Path(snakemake.output[0]))
+logging.getLogger(__name__).info("UCR archive zip sha256 %s", sha256)

@@ -1,0 +1,12 @@
+# ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
+"""Aggregate every forecasting job into results/tables/forecast.{csv,md}."""
+
+import logging
+
+from csft import atomic, tables
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+summary = tables.summarize_forecast(tables.read_jobs(snakemake.input))
+atomic.write_text(snakemake.output.csv, summary.to_csv(index=False, float_format="%.6f"))
+atomic.write_text(snakemake.output.md, tables.forecast_markdown(summary))
+logging.info("wrote %d rows", len(summary))

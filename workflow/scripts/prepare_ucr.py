@@ -1,0 +1,53 @@
+# ruff: noqa: F821
+"""Snakemake script: load one UCR dataset, split validation from TRAIN, write a JSON summary.
+
+The summary records what later stages depend on (sizes, classes, lengths, the missing-value
+policy and the input hashes), so a changed file or policy shows up in the workflow's outputs.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from csft.atomic import write_text
+from csft.data.download import sha256_of
+from csft.data.splits import ucr_validation_split
+from csft.data.ucr import load_ucr
+
+logging.basicConfig(
+    filename=snakemake.log[0],
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+)
+
+inputs = {"TRAIN": Path(snakemake.input.train), "TEST": Path(snakemake.input.test)}
+data_dir = inputs["TRAIN"].parents[2]  # DATA/UCR/NAME/NAME_TRAIN.tsv
+name = inputs["TRAIN"].name.removesuffix("_TRAIN.tsv")
+fraction = float(snakemake.params.validation_fraction)
+seed = int(snakemake.params.seed)
+missing_values = str(snakemake.params.missing_values)
+
+relpaths = {split: f"UCR/{name}/{name}_{split}.tsv" for split in inputs}
+
+dataset = load_ucr(data_dir, name, missing_values=missing_values)
+train_idx, val_idx = ucr_validation_split(dataset.train.labels, fraction, seed)
+lengths = np.concatenate([dataset.lengths("train"), dataset.lengths("test")])
+summary = {
+    "name": name,
+    "n_train": int(train_idx.size),
+    "n_val": int(val_idx.size),
+    "n_test": len(dataset.test.series),
+    "n_classes": dataset.n_classes,
+    "classes": [str(label) for label in dataset.classes.tolist()],
+    "min_length": int(lengths.min()),
+    "max_length": int(lengths.max()),
+    "variable_length": dataset.is_variable_length,
+    "missing_values": missing_values,
+    "validation_fraction": fraction,
+    "seed": seed,
+    "sha256": {relpaths[split]: sha256_of(path) for split, path in inputs.items()},
+}
+write_text(snakemake.output[0], json.dumps(summary, indent=2, sort_keys=True) + "\n")
+logging.getLogger(__name__).info("wrote %s", snakemake.output[0])
