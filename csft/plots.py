@@ -32,13 +32,14 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
         len(datasets), len(horizons), figsize=(3.6 * len(horizons), 2.8 * len(datasets)),
         squeeze=False, sharex=True,
     )  # fmt: skip
-    colors = dict(zip(sorted(history.model.unique()), plt.cm.tab10.colors, strict=False))
+    runs_ids = sorted(history[["model", "seed"]].drop_duplicates().itertuples(index=False))
+    colors = dict(zip(runs_ids, plt.cm.tab10.colors * 10, strict=False))
     for (dataset, horizon), runs in history.groupby(["dataset", "horizon"]):
         ax = axes[datasets.index(dataset)][horizons.index(horizon)]
         for (model, seed), run in runs.groupby(["model", "seed"]):
-            label = f"{model} seed {seed}"
-            ax.plot(run.epoch, run.val_loss, color=colors[model], alpha=0.8, label=f"{label} val")
-            ax.plot(run.epoch, run.train_loss, color=colors[model], alpha=0.5, ls="--")
+            color = colors[(model, seed)]
+            ax.plot(run.epoch, run.val_loss, color=color, label=f"{model} seed {seed}")
+            ax.plot(run.epoch, run.train_loss, color=color, alpha=0.6, ls="--")
         ax.set_title(f"{dataset}, H = {horizon}")
         ax.set_xlabel("epoch")
         ax.set_ylabel("MSE (normalized)")

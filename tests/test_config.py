@@ -1,0 +1,167 @@
+"""The config schema (both shipped configs, defaults, rejections) and recipe resolution."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from csft.config import resolve_training
+from csft.tasks.forecast import TrainingConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml"])
+def test_shipped_configs_validate(name):
+    config = load(name)
+    original = copy.deepcopy(config)
+    validate(config, SCHEMA)
+    # Every key the file sets survives unchanged (defaults only fill gaps).
+    for key, value in original.items():
+        assert config[key] == value
+    # The training recipe fits TrainingConfig exactly.
+    assert TrainingConfig(**config["models"]["dlinear"]["training"])
+
+
+def test_defaults_fill_a_minimal_config():
+    config = {}
+    validate(config, SCHEMA)
+    assert config["seeds"] == [2021, 2022, 2023]
+    assert config["forecast"]["lookback"] == 336
+    assert config["forecast"]["horizons"] == [96, 192, 336, 720]
+    assert config["forecast"]["models"] == ["dlinear"]
+    assert config["ett"] == {"datasets": ["ETTh1", "ETTh2", "ETTm1", "ETTm2"], "features": "M"}
+    assert config["models"]["dlinear"]["architecture"] == {"kernel_size": 25, "individual": False}
+    assert config["models"]["dlinear"]["recipe_overrides"] == []
+    # The schema's training defaults are TrainingConfig's defaults.
+    assert TrainingConfig(**config["models"]["dlinear"]["training"]) == TrainingConfig()
+
+
+def test_defaults_fill_gaps_inside_a_partial_section():
+    config = {"forecast": {"horizons": [24]}, "models": {"dlinear": {"training": {"epochs": 2}}}}
+    validate(config, SCHEMA)
+    assert config["forecast"] == {"models": ["dlinear"], "lookback": 336, "horizons": [24]}
+    training = config["models"]["dlinear"]["training"]
+    assert training["epochs"] == 2 and training["batch_size"] == 32
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"bogus_key": 1}, "bogus_key"),
+        ({"models": {"dlinear": {"training": {"lr": 0.1}}}}, "lr"),
+        ({"forecast": {"horizon": [96]}}, "horizon"),
+        ({"models": {"dlinear": {"architecture": {"kernal_size": 5}}}}, "kernal_size"),
+        ({"models": {"dlinaer": {}}}, "dlinaer"),
+        ({"models": {"dlinear": {"recipe_overrides": [{"dataset": "ETTh1", "lr": 1}]}}}, "lr"),
+    ],
+)
+def test_unknown_keys_are_rejected_by_name(config, key):
+    with pytest.raises(WorkflowError, match=f"'{key}'"):
+        validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"seeds": []},
+        {"seeds": [1, 1]},
+        {"seeds": [-1]},
+        {"seeds": "2021"},
+        {"seeds": [1.5]},
+        {"forecast": {"horizons": [-1]}},
+        {"forecast": {"horizons": []}},
+        {"forecast": {"horizons": [96, 96]}},
+        {"forecast": {"lookback": 0}},
+        {"forecast": {"lookback": "336"}},
+        {"forecast": {"models": ["transformer"]}},
+        {"ett": {"datasets": ["ETTh3"]}},
+        {"ett": {"datasets": []}},
+        {"ett": {"features": "MS"}},
+        {"ucr": {"datasets": ["a;rm -rf /"]}},
+        {"ucr": {"datasets": ["../etc"]}},
+        {"ucr": {"validation_fraction": 1.0}},
+        {"ucr": {"missing_values": "ignore"}},
+        {"results_dir": "out; rm -rf ~"},
+        {"models": {"dlinear": {"training": {"batch_size": 0}}}},
+        {"models": {"dlinear": {"training": {"learning_rate": 0}}}},
+        {"models": {"dlinear": {"training": {"epochs": 2.5}}}},
+        {"models": {"dlinear": {"training": {"lr_schedule": "cosine"}}}},
+        {"models": {"dlinear": {"architecture": {"individual": "yes"}}}},
+        {"models": {"dlinear": {"recipe_overrides": [{"learning_rate": 0.1}]}}},
+        {"models": {"dlinear": {"recipe_overrides": [{"dataset": "ETTh1", "horizons": []}]}}},
+    ],
+)
+def test_invalid_values_are_rejected(config):
+    with pytest.raises(WorkflowError):
+        validate(config, SCHEMA)
+
+
+# ---------------------------------------------------------------- resolve_training
+
+SETTINGS = {
+    "training": {"batch_size": 32, "learning_rate": 0.005, "epochs": 10},
+    "recipe_overrides": [
+        {"dataset": "ETTh2", "learning_rate": 0.05},
+        {"dataset": "ETTm2", "horizons": [96, 192], "learning_rate": 0.001},
+        {"dataset": "ETTm2", "horizons": [336, 720], "learning_rate": 0.01},
+        {"dataset": "ETTm1", "batch_size": 8, "learning_rate": 0.0001},
+        {"dataset": "ETTm1", "horizons": [720], "learning_rate": 0.0002},
+    ],
+}
+
+
+def test_base_recipe_when_no_override_matches():
+    assert resolve_training(SETTINGS, "ETTh1", 96) == SETTINGS["training"]
+    assert resolve_training({}, "ETTh1", 96) == {}
+
+
+def test_dataset_override_applies_to_every_horizon():
+    for horizon in (96, 720):
+        recipe = resolve_training(SETTINGS, "ETTh2", horizon)
+        assert recipe == {"batch_size": 32, "learning_rate": 0.05, "epochs": 10}
+
+
+def test_horizon_override_applies_only_to_its_horizons():
+    assert resolve_training(SETTINGS, "ETTm2", 96)["learning_rate"] == 0.001
+    assert resolve_training(SETTINGS, "ETTm2", 192)["learning_rate"] == 0.001
+    assert resolve_training(SETTINGS, "ETTm2", 336)["learning_rate"] == 0.01
+    assert resolve_training(SETTINGS, "ETTm2", 720)["learning_rate"] == 0.01
+    assert resolve_training(SETTINGS, "ETTm2", 48)["learning_rate"] == 0.005  # none matches
+
+
+def test_later_entries_win_and_keys_never_leak():
+    assert resolve_training(SETTINGS, "ETTm1", 96) == {
+        "batch_size": 8,
+        "learning_rate": 0.0001,
+        "epochs": 10,
+    }
+    recipe = resolve_training(SETTINGS, "ETTm1", 720)
+    assert recipe == {"batch_size": 8, "learning_rate": 0.0002, "epochs": 10}
+    assert "dataset" not in recipe and "horizons" not in recipe
+
+
+def test_resolution_does_not_mutate_the_settings():
+    before = copy.deepcopy(SETTINGS)
+    recipe = resolve_training(SETTINGS, "ETTh2", 96)
+    recipe["epochs"] = 99
+    assert SETTINGS == before
+
+
+def test_shipped_config_recipes_build_training_configs():
+    config = load("config.yaml")
+    validate(config, SCHEMA)
+    dlinear = config["models"]["dlinear"]
+    recipe = resolve_training(dlinear, "ETTm1", 336)
+    assert (recipe["batch_size"], recipe["learning_rate"]) == (8, 0.0001)
+    for dataset in config["ett"]["datasets"]:
+        for horizon in config["forecast"]["horizons"]:
+            TrainingConfig(**resolve_training(dlinear, dataset, horizon))

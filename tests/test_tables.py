@@ -1,0 +1,134 @@
+"""Result tables: mean and sample sd over seeds, published numbers beside ours."""
+
+import csv
+import math
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csft.tables import forecast_markdown, summarize_forecast
+
+METRICS = ["test_mse", "test_mae", "test_mse_raw", "test_mae_raw"]
+GROUPS = [  # (model, dataset, horizon, lookback, seeds)
+    ("dlinear", "ETTh1", 96, 336, [2021, 2022, 2023]),  # published numbers exist
+    ("dlinear", "ETTh1", 48, 336, [2021, 2022]),  # no published horizon 48
+    ("dlinear", "ETTh2", 96, 96, [1, 2, 3, 4]),  # no published look-back 96
+    ("toy", "ETTh1", 96, 336, [5, 6]),  # no published numbers for this model
+]
+
+
+def published() -> list[dict]:
+    """csft/paper_numbers.csv read with the csv module, independently of csft.tables."""
+    with resources.files("csft").joinpath("paper_numbers.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def jobs() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for model, dataset, horizon, lookback, seeds in GROUPS:
+        for seed in seeds:
+            row = {"model": model, "dataset": dataset, "horizon": horizon, "lookback": lookback}
+            row |= {m: float(rng.uniform(0.1, 1.0)) for m in METRICS}
+            rows.append(row | {"seed": seed, "n_test_windows": 2881 - horizon})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # order must not matter
+
+
+@pytest.fixture(scope="module")
+def table(jobs) -> pd.DataFrame:
+    return summarize_forecast(jobs)
+
+
+def group_of(jobs: pd.DataFrame, model, dataset, horizon, lookback) -> pd.DataFrame:
+    keep = (
+        (jobs.model == model)
+        & (jobs.dataset == dataset)
+        & (jobs.horizon == horizon)
+        & (jobs.lookback == lookback)
+    )
+    return jobs[keep]
+
+
+def row_of(table: pd.DataFrame, model, dataset, horizon, lookback) -> pd.Series:
+    rows = group_of(table, model, dataset, horizon, lookback)
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_one_row_per_group(table):
+    assert len(table) == len(GROUPS)
+    keys = set(zip(table.model, table.dataset, table.horizon, table.lookback, strict=True))
+    assert keys == {g[:4] for g in GROUPS}
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=lambda g: "-".join(map(str, g[:4])))
+def test_mean_and_sample_sd_match_numpy(jobs, table, group):
+    *key, seeds = group
+    runs = group_of(jobs, *key)
+    row = row_of(table, *key)
+    for metric in METRICS:
+        values = runs[metric].to_numpy()
+        assert row[f"{metric}_mean"] == pytest.approx(np.mean(values), rel=1e-12)
+        assert row[f"{metric}_std"] == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+        assert row[f"{metric}_std"] != pytest.approx(np.std(values, ddof=0), rel=1e-6)
+    assert row.n_seeds == len(seeds)
+    assert row.n_test_windows == 2881 - key[2]
+
+
+def test_published_numbers_are_merged(table):
+    paper = {
+        (r["model"], r["dataset"], r["horizon"], r["lookback"], r["metric"]): float(r["low"])
+        for r in published()
+    }
+    expected_mse = paper[("dlinear", "ETTh1", "96", "336", "mse")]
+    expected_mae = paper[("dlinear", "ETTh1", "96", "336", "mae")]
+    row = row_of(table, "dlinear", "ETTh1", 96, 336)
+    assert row.paper_mse == expected_mse
+    assert row.paper_mae == expected_mae
+    assert row.mse_vs_paper_pct == pytest.approx(100 * (row.test_mse_mean / expected_mse - 1))
+
+
+@pytest.mark.parametrize(
+    "key", [("dlinear", "ETTh1", 48, 336), ("dlinear", "ETTh2", 96, 96), ("toy", "ETTh1", 96, 336)]
+)
+def test_paper_columns_are_nan_where_nothing_is_published(table, key):
+    row = row_of(table, *key)
+    assert math.isnan(row.paper_mse) and math.isnan(row.paper_mae)
+    assert math.isnan(row.mse_vs_paper_pct)
+
+
+def test_single_seed_has_nan_sd_and_no_plus_minus():
+    jobs = pd.DataFrame(
+        [
+            {"model": "dlinear", "dataset": "ETTh2", "horizon": 192, "lookback": 336, "seed": 1}
+            | dict.fromkeys(METRICS, 0.5)
+            | {"n_test_windows": 2689}
+        ]
+    )
+    table = summarize_forecast(jobs)
+    assert len(table) == 1 and table.n_seeds.iloc[0] == 1
+    assert math.isnan(table.test_mse_std.iloc[0])
+    markdown = forecast_markdown(table)
+    assert "±" not in markdown.split("Published ranges")[0]
+    assert "0.500" in markdown
+    assert "0.383" in markdown  # the published DLinear ETTh2 H192 MSE beside ours
+
+
+def test_markdown(table):
+    markdown = forecast_markdown(table)
+    assert "±" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + len(GROUPS)  # header, separator, one row per group
+    row = row_of(table, "dlinear", "ETTh1", 96, 336)
+    expected = f"{row.test_mse_mean:.3f} ± {row.test_mse_std:.3f}"
+    assert any(expected in line and "0.375" in line for line in rows)
+    for r in published():
+        if r["model"] == "csft":
+            line = (
+                f"- csft {r['metric'].upper()} on {r['dataset']}: "
+                f"{float(r['low']):.3f}-{float(r['high']):.3f} ({r['source']})"
+            )
+            assert line in markdown.splitlines()
