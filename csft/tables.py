@@ -84,7 +84,7 @@ def forecast_markdown(table: pd.DataFrame) -> str:
         "# Forecasting (ETT, normalized scale unless marked raw)\n\n"
         "Ours: mean ± sd over seeds, every test window scored. Paper: as published, for "
         "comparison only.\n\n"
-        + rows.to_markdown(index=False)
+        + rows.to_markdown(index=False, disable_numparse=True)
         + "\n\nPublished ranges shown beside the models they belong to:\n\n"
         + notes
         + "\n"

@@ -96,6 +96,7 @@ def test_unknown_keys_are_rejected_by_name(config, key):
         {"models": {"dlinear": {"training": {"epochs": 2.5}}}},
         {"models": {"dlinear": {"training": {"lr_schedule": "cosine"}}}},
         {"models": {"dlinear": {"architecture": {"individual": "yes"}}}},
+        {"models": {"dlinear": {"architecture": {"kernel_size": 24}}}},
         {"models": {"dlinear": {"recipe_overrides": [{"learning_rate": 0.1}]}}},
         {"models": {"dlinear": {"recipe_overrides": [{"dataset": "ETTh1", "horizons": []}]}}},
     ],

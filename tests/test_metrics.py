@@ -34,7 +34,9 @@ def test_returns_python_float_and_is_symmetric():
     assert isinstance(mse(a, b), float) and isinstance(mae(a, b), float)
     assert mse(a, b) == pytest.approx(mse(b, a))
     assert mae(a, b) == pytest.approx(mae(b, a))
-    assert mse(a, b) == pytest.approx(float(np.mean([(x - y) ** 2 for x, y in zip(a.flat, b.flat, strict=True)])))
+    assert mse(a, b) == pytest.approx(
+        float(np.mean([(x - y) ** 2 for x, y in zip(a.flat, b.flat, strict=True)]))
+    )
 
 
 def test_float32_inputs_are_accumulated_in_float64():

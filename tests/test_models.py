@@ -19,7 +19,9 @@ def fresh(name: str, seed: int) -> torch.nn.Module:
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_contract(name):
     batch = 5
-    x = torch.randn(batch, SHAPE["lookback"], SHAPE["n_channels"], generator=torch.Generator().manual_seed(1))
+    x = torch.randn(
+        batch, SHAPE["lookback"], SHAPE["n_channels"], generator=torch.Generator().manual_seed(1)
+    )
     x_before = x.clone()
 
     model = fresh(name, 0)

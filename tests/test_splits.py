@@ -192,7 +192,9 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 def good_rows(n: int) -> list[list[str]]:
-    return [[f"2016-07-01 {i:02d}:00:00"] + [f"{i + c * 0.5:.2f}" for c in range(7)] for i in range(n)]
+    return [
+        [f"2016-07-01 {i:02d}:00:00"] + [f"{i + c * 0.5:.2f}" for c in range(7)] for i in range(n)
+    ]
 
 
 def test_tiny_valid_csv_reads(tmp_path):

@@ -100,7 +100,7 @@ def test_paper_columns_are_nan_where_nothing_is_published(table, key):
     assert math.isnan(row.mse_vs_paper_pct)
 
 
-def test_single_seed_has_nan_sd_and_no_plus_minus():
+def single_seed_table() -> pd.DataFrame:
     jobs = pd.DataFrame(
         [
             {"model": "dlinear", "dataset": "ETTh2", "horizon": 192, "lookback": 336, "seed": 1}
@@ -108,13 +108,31 @@ def test_single_seed_has_nan_sd_and_no_plus_minus():
             | {"n_test_windows": 2689}
         ]
     )
-    table = summarize_forecast(jobs)
+    return summarize_forecast(jobs)
+
+
+def test_single_seed_has_nan_sd_and_no_plus_minus():
+    table = single_seed_table()
     assert len(table) == 1 and table.n_seeds.iloc[0] == 1
     assert math.isnan(table.test_mse_std.iloc[0])
-    markdown = forecast_markdown(table)
-    assert "±" not in markdown.split("Published ranges")[0]
-    assert "0.500" in markdown
-    assert "0.383" in markdown  # the published DLinear ETTh2 H192 MSE beside ours
+    rows = [line for line in forecast_markdown(table).splitlines() if line.startswith("|")]
+    assert len(rows) == 3
+    assert "±" not in rows[2]
+
+
+def test_markdown_keeps_the_formatted_strings():
+    """Values are formatted once (3 decimals, signed Δ %); the markdown must not re-parse them."""
+    table = single_seed_table()
+    paper = {
+        (r["model"], r["dataset"], r["horizon"], r["metric"]): float(r["low"]) for r in published()
+    }
+    paper_mse = paper[("dlinear", "ETTh2", "192", "mse")]
+    row = [line for line in forecast_markdown(table).splitlines() if line.startswith("| dlinear")]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert cells[5] == "0.500"  # MSE (ours), not "0.5"
+    assert cells[6] == f"{paper_mse:.3f}"
+    assert cells[7] == f"{100 * (0.5 / paper_mse - 1):+.1f}"  # the sign says worse than paper
 
 
 def test_markdown(table):

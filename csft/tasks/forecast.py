@@ -50,6 +50,8 @@ class Forecasts:
 
 def predict(model: nn.Module, windows: Dataset, batch_size: int) -> Forecasts:
     """Forecast every window in order; nothing dropped, so every window is scored."""
+    if len(windows) == 0:
+        raise ValueError("no windows to forecast: the split is shorter than look-back + horizon")
     loader = DataLoader(windows, batch_size=batch_size, shuffle=False, drop_last=False)
     preds, trues = [], []
     model.eval()
