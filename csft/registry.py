@@ -12,6 +12,7 @@ import importlib
 from torch import nn
 
 MODELS: dict[str, str] = {
+    "csft": "csft.model:CSFT",
     "dlinear": "baselines.dlinear:DLinear",
 }
 

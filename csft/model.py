@@ -1,0 +1,303 @@
+"""CSFT: Conv-like ScaleFusion Transformer (Zhang, Sun, Fan, Yang, Jiang, 2025, arXiv 2509.17845).
+
+No official code is public. This module follows ../shared/paper.md; every point the paper leaves
+open is a CSFTConfig field with the default named there (see "Assumptions" in the README):
+
+- patching: non-overlapping patches of `patch_len` (16) -> Linear to d_0 -> LayerNorm ->
+  sinusoidal positions -> Transformer encoder = H_0;
+- CTL l = 1..L: re-patch `repatch` (2) neighbouring tokens into one (zero-padding at the END of
+  the token sequence when the count is odd), normalise each new token over its features
+  (our reading of "InstanceNorm over the new tokens": a per-token norm stays defined when a scale
+  has a single token), Linear to d_l = min(2 d_{l-1}, d_max), encoder = H*_l;
+- fusion: cross-scale multi-head attention, queries from H*_l, keys/values from H_{l-1}
+  (learned projections across the differing widths), then residual + LayerNorm on the H*_l side;
+  or, for the ablation, a residual H*_l + Linear(re-patched H_{l-1});
+- length rule: L = floor(log2(T / patch_len)); a series of length T in [2^k, 2^(k+1)) is
+  resampled (linear interpolation) to the grid length 2^k, so H_L is exactly one token.
+Forecasting (channel independent): RevIN -> each channel through the encoder -> a linear head
+over the flattened {H_0..H_L} -> horizon, then RevIN inverted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from csft.layers import RevIN, sinusoidal_positions, transformer_encoder
+
+FUSIONS = ("cross_attention", "residual")
+
+
+# ----------------------------------------------------------------------------- length rule
+
+
+@dataclass(frozen=True)
+class LengthPlan:
+    """Where a series of length T sits in log2 space and what the model does with it."""
+
+    length: int  # T
+    interval: tuple[int, int]  # [2^k, 2^(k+1)), the lengths sharing this plan's depth and width
+    grid_length: int  # 2^k: the series is resampled to this many points
+    n_ctl: int  # L: number of Conv-like Transformer Layers
+
+
+def length_plan(
+    length: int, patch_len: int = 16, min_length: int = 64, max_length: int = 8192
+) -> LengthPlan:  # noqa: E501
+    """T -> (interval, grid length, L); lengths outside [min_length, max_length) are errors.
+
+    L = floor(log2(T / patch_len)) = k - log2(patch_len) for T in [2^k, 2^(k+1)), so
+    T = 512 and 1023 give 5, 1024 and 2047 give 6, 2048 gives 7 (patch_len 16).
+    """
+    if not min_length <= length < max_length:
+        raise ValueError(
+            f"series length T={length} is outside the supported range "
+            f"[{min_length}, {max_length}); set csft.min_length / max_length to change it"
+        )
+    k = int(math.floor(math.log2(length)))
+    grid = 2**k
+    if grid < patch_len:
+        raise ValueError(f"series length T={length} is shorter than one patch ({patch_len})")
+    return LengthPlan(length, (grid, 2 * grid), grid, int(math.log2(grid // patch_len)))
+
+
+def place_on_grid(x: torch.Tensor, grid_length: int) -> torch.Tensor:
+    """Resample (linear interpolation, end points kept) x: (N, T) -> (N, grid_length)."""
+    if x.shape[-1] == grid_length:
+        return x
+    return F.interpolate(
+        x.unsqueeze(1), size=grid_length, mode="linear", align_corners=True
+    ).squeeze(1)  # noqa: E501
+
+
+# ----------------------------------------------------------------------------- blocks
+
+
+def repatch(tokens: torch.Tensor, group: int) -> torch.Tensor:
+    """Concatenate `group` neighbouring tokens: (N, P, d) -> (N, ceil(P / group), group * d).
+
+    When P is not a multiple of `group`, zero tokens are appended at the END, so the first
+    coarse token always covers the first time steps and never sees padding.
+    """
+    n, p, d = tokens.shape
+    pad = (-p) % group
+    if pad:
+        tokens = torch.cat([tokens, tokens.new_zeros(n, pad, d)], dim=1)  # (N, P + pad, d)
+    return tokens.reshape(n, (p + pad) // group, group * d)  # (N, P', group * d)
+
+
+class CrossScaleFusion(nn.Module):
+    """H_l = LayerNorm(H*_l + MultiHeadAttention(Q = H*_l, K = V = H_{l-1}))."""
+
+    def __init__(self, width: int, finer_width: int, n_heads: int, dropout: float, residual: bool):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(
+            width, n_heads, dropout=dropout, kdim=finer_width, vdim=finer_width, batch_first=True
+        )
+        self.residual = residual
+        self.norm = nn.LayerNorm(width)
+
+    def forward(
+        self, coarse: torch.Tensor, fine: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: E501
+        """coarse: (N, P_l, d_l), fine: (N, P_{l-1}, d_{l-1}) -> ((N, P_l, d_l), attention
+        weights (N, heads, P_l, P_{l-1}))."""
+        fused, weights = self.attention(coarse, fine, fine, average_attn_weights=False)
+        return self.norm(coarse + fused) if self.residual else fused, weights
+
+
+class ResidualFusion(nn.Module):
+    """The ablation: H_l = H*_l + Linear(re-patched H_{l-1})."""
+
+    def __init__(self, width: int, finer_width: int, group: int):
+        super().__init__()
+        self.group = group
+        self.project = nn.Linear(group * finer_width, width)
+
+    def forward(self, coarse: torch.Tensor, fine: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """coarse: (N, P_l, d_l), fine: (N, P_{l-1}, d_{l-1}) -> ((N, P_l, d_l), None)."""
+        return coarse + self.project(repatch(fine, self.group)), None
+
+
+class ConvLikeTransformerLayer(nn.Module):
+    """One CTL: halve the tokens, widen the features, encode, fuse with the finer scale."""
+
+    def __init__(self, config: CSFTConfig, finer_width: int, width: int):
+        super().__init__()
+        self.group = config.repatch
+        self.widen = nn.Linear(config.repatch * finer_width, width)
+        self.encoder = transformer_encoder(
+            width, config.n_heads, config.n_layers, config.ffn_ratio, config.dropout
+        )  # noqa: E501
+        if config.fusion == "cross_attention":
+            self.fusion = CrossScaleFusion(
+                width, finer_width, config.n_heads, config.dropout, config.attention_residual
+            )  # noqa: E501
+        else:
+            self.fusion = ResidualFusion(width, finer_width, config.repatch)
+
+    def forward(self, fine: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """fine: H_{l-1} (N, P_{l-1}, d_{l-1}) -> (H_l (N, P_l, d_l), attention or None)."""
+        grouped = repatch(fine, self.group)  # (N, P_l, group * d_{l-1})
+        grouped = F.layer_norm(grouped, grouped.shape[-1:])  # per-token instance norm
+        coarse = self.encoder(self.widen(grouped))  # H*_l: (N, P_l, d_l)
+        return self.fusion(coarse, fine)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class CSFTConfig:
+    """Every architectural choice of CSFT; defaults are ../shared/paper.md's resolutions."""
+
+    lookback: int  # T of the forecasting input (any T of its log2 interval is accepted)
+    horizon: int  # forecast length H
+    n_channels: int  # C (channel independent: only RevIN sees it)
+    patch_len: int = 16  # l_p = s_p: non-overlapping patches
+    repatch: int = 2  # l_rp: tokens merged per CTL
+    d_model: int = 16  # d_0
+    d_max: int = 0  # cap on d_l (0 = no cap, the paper's doubling at every scale)
+    n_heads: int = 4
+    n_layers: int = 1  # encoder layers per scale
+    ffn_ratio: int = 2  # FFN width = ffn_ratio * d
+    dropout: float = 0.1
+    fusion: str = "cross_attention"  # or "residual" (the ablation)
+    attention_residual: bool = True  # residual + LayerNorm around cross-scale attention
+    head_dropout: float = 0.0
+    revin: bool = True
+    min_length: int = 64  # supported series lengths [min_length, max_length)
+    max_length: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.repatch != 2:
+            raise ValueError("repatch must be 2: the log2 length rule assumes halving per CTL")
+        if self.d_max and self.d_max < self.d_model:
+            raise ValueError(f"d_max={self.d_max} is below d_model={self.d_model}")
+
+    @property
+    def plan(self) -> LengthPlan:
+        return length_plan(self.lookback, self.patch_len, self.min_length, self.max_length)
+
+    def widths(self) -> list[int]:
+        """d_0..d_L: doubling per scale, capped at d_max when set."""
+        widths = [self.d_model * 2**level for level in range(self.plan.n_ctl + 1)]
+        return [min(w, self.d_max) for w in widths] if self.d_max else widths
+
+    def tokens(self) -> list[int]:
+        """P_0..P_L: tokens per scale on the grid."""
+        tokens = [self.plan.grid_length // self.patch_len]
+        for _ in range(self.plan.n_ctl):
+            tokens.append(math.ceil(tokens[-1] / self.repatch))
+        return tokens
+
+
+@dataclass
+class Scales:
+    """The encoder's output for N series: H_0..H_L and the cross-scale attention weights."""
+
+    hidden: list[torch.Tensor]  # H_l: (N, P_l, d_l)
+    attention: list[torch.Tensor | None]  # per CTL: (N, heads, P_l, P_{l-1}) or None (residual)
+    grid: torch.Tensor  # the input placed on its grid, instance-normalised: (N, grid_length)
+
+
+class CSFTEncoder(nn.Module):
+    """Univariate series (N, T) -> the multi-scale representation {H_0..H_L}."""
+
+    def __init__(self, config: CSFTConfig):
+        super().__init__()
+        self.config = config
+        widths = config.widths()
+        self.embed = nn.Linear(config.patch_len, widths[0])
+        self.embed_norm = nn.LayerNorm(widths[0])
+        self.register_buffer(
+            "positions", sinusoidal_positions(config.tokens()[0], widths[0]), persistent=False
+        )  # noqa: E501
+        self.encoder = transformer_encoder(
+            widths[0], config.n_heads, config.n_layers, config.ffn_ratio, config.dropout
+        )  # noqa: E501
+        self.layers = nn.ModuleList(
+            ConvLikeTransformerLayer(config, widths[level - 1], widths[level])
+            for level in range(1, len(widths))
+        )
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if not torch.isfinite(x).all():
+            raise ValueError(
+                "CSFT input contains NaN or infinite values; clean or impute them first"
+            )  # noqa: E501
+        plan = length_plan(
+            x.shape[-1], self.config.patch_len, self.config.min_length, self.config.max_length
+        )  # noqa: E501
+        if plan.grid_length != self.config.plan.grid_length:
+            lo, hi = self.config.plan.interval
+            raise ValueError(
+                f"series length T={x.shape[-1]} is outside this model's interval [{lo}, {hi}); "
+                "a model serves one log2 interval (its depth and width depend on it)"
+            )
+
+    def forward(self, x: torch.Tensor) -> Scales:
+        """x: (N, T), T in the model's interval -> Scales with H_l: (N, P_l, d_l)."""
+        self.check_input(x)
+        grid = place_on_grid(x, self.config.plan.grid_length)  # (N, 2^k)
+        grid = F.instance_norm(grid.unsqueeze(1)).squeeze(1)  # (N, 2^k): zero mean, unit var
+        patches = grid.unfold(-1, self.config.patch_len, self.config.patch_len)  # (N, P_0, l_p)
+        tokens = self.embed_norm(self.embed(patches)) + self.positions  # (N, P_0, d_0)
+        hidden, attention = [self.encoder(tokens)], []  # H_0: (N, P_0, d_0)
+        for layer in self.layers:
+            h, weights = layer(hidden[-1])  # (N, P_l, d_l)
+            hidden.append(h)
+            attention.append(weights)
+        return Scales(hidden, attention, grid)
+
+    def represent(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed-size representation H_L of each series: (N, T) -> (N, d_L)."""
+        return self.forward(x).hidden[-1][:, 0]  # H_L has one token: (N, d_L)
+
+
+class CSFT(nn.Module):
+    """Forecaster: (B, T, C) look-back -> (B, H, C), channel independent, plus SSL decoders."""
+
+    Config = CSFTConfig
+
+    def __init__(self, config: CSFTConfig):
+        super().__init__()
+        self.config = config
+        self.revin = RevIN(config.n_channels) if config.revin else None
+        self.encoder = CSFTEncoder(config)
+        features = sum(p * d for p, d in zip(config.tokens(), config.widths(), strict=True))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(config.head_dropout), nn.Linear(features, config.horizon)
+        )  # noqa: E501
+        # Reconstruction decoders: each token of H_l back to the patch_len * 2^l grid values it covers.  # noqa: E501
+        self.decoders = nn.ModuleList(
+            nn.Linear(d, config.patch_len * config.repatch**level)
+            for level, d in enumerate(config.widths())
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, C) -> (B, H, C)."""
+        b, _, c = x.shape
+        stats = None
+        if self.revin is not None:
+            x, stats = self.revin.normalize(x)  # (B, T, C)
+        series = x.transpose(1, 2).reshape(b * c, -1)  # (B*C, T)
+        scales = self.encoder(series)
+        flat = torch.cat([h.flatten(1) for h in scales.hidden], dim=1)  # (B*C, sum P_l d_l)
+        y = self.head(flat).reshape(b, c, -1).transpose(1, 2)  # (B, H, C)
+        return self.revin.denormalize(y, stats) if self.revin is not None else y
+
+    def reconstructions(self, scales: Scales) -> list[torch.Tensor]:
+        """Each scale decoded back to the grid: H_l (N, P_l, d_l) -> (N, P_l * l_p * 2^l),
+        cut to the grid length (the end padding of odd token counts is dropped)."""
+        n, grid_length = scales.grid.shape
+        return [
+            decoder(h).reshape(n, -1)[:, :grid_length]
+            for decoder, h in zip(self.decoders, scales.hidden, strict=True)
+        ]
