@@ -262,7 +262,7 @@ class CSFTEncoder(nn.Module):
 
 
 class CSFT(nn.Module):
-    """Forecaster: (B, T, C) look-back -> (B, H, C), channel independent, plus SSL decoders."""
+    """Forecaster: (B, T, C) look-back -> (B, H, C), channel independent."""
 
     Config = CSFTConfig
 
@@ -275,11 +275,6 @@ class CSFT(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(), nn.Dropout(config.head_dropout), nn.Linear(features, config.horizon)
         )  # noqa: E501
-        # Reconstruction decoders: each token of H_l back to the patch_len * 2^l grid values it covers.  # noqa: E501
-        self.decoders = nn.ModuleList(
-            nn.Linear(d, config.patch_len * config.repatch**level)
-            for level, d in enumerate(config.widths())
-        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, C) -> (B, H, C)."""
@@ -292,12 +287,3 @@ class CSFT(nn.Module):
         flat = torch.cat([h.flatten(1) for h in scales.hidden], dim=1)  # (B*C, sum P_l d_l)
         y = self.head(flat).reshape(b, c, -1).transpose(1, 2)  # (B, H, C)
         return self.revin.denormalize(y, stats) if self.revin is not None else y
-
-    def reconstructions(self, scales: Scales) -> list[torch.Tensor]:
-        """Each scale decoded back to the grid: H_l (N, P_l, d_l) -> (N, P_l * l_p * 2^l),
-        cut to the grid length (the end padding of odd token counts is dropped)."""
-        n, grid_length = scales.grid.shape
-        return [
-            decoder(h).reshape(n, -1)[:, :grid_length]
-            for decoder, h in zip(self.decoders, scales.hidden, strict=True)
-        ]

@@ -174,6 +174,8 @@ def test_dataset_smaller_than_one_batch_raises():
         train(model, small, small, TrainingConfig(batch_size=32), generator)
 
 
-def test_unknown_schedule_raises():
-    with pytest.raises(ValueError, match="cosine"):
-        TrainingConfig(lr_schedule="cosine")
+def test_unknown_schedule_and_optimizer_raise():
+    with pytest.raises(ValueError, match="linear_warmup"):
+        TrainingConfig(lr_schedule="linear_warmup")
+    with pytest.raises(ValueError, match="sgd"):
+        TrainingConfig(optimizer="sgd")

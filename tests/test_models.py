@@ -12,8 +12,9 @@ SHAPE = {"lookback": 96, "horizon": 24, "n_channels": 3}
 
 
 def fresh(name: str, seed: int) -> torch.nn.Module:
+    """A new model in eval mode (dropout off), so predictions depend on the seed alone."""
     torch.manual_seed(seed)
-    return build_model(name, {}, **SHAPE)
+    return build_model(name, {}, **SHAPE).eval()
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

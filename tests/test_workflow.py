@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 DATASETS = ["ETTh1", "ETTh2"]
 LOOKBACK, HORIZON, SEEDS, EPOCHS = 96, 24, [1, 2], 2
+CSFT_LOOKBACK, UF_LOOKBACKS = 64, [64, 127]
+MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [("csft", "ETTh1", CSFT_LOOKBACK)]
 
 
 def run_snakemake(*args: str, mirror: Path) -> subprocess.CompletedProcess:
@@ -46,12 +48,36 @@ def tiny_config(root: Path) -> dict:
         },
         "ett": {"datasets": DATASETS, "features": "M"},
         "ucr": {"datasets": ["Chinatown", "PickupGestureWiimoteZ"]},
-        "forecast": {"models": ["dlinear"], "lookback": LOOKBACK, "horizons": [HORIZON]},
+        "forecast": {
+            "runs": [
+                {"model": "dlinear", "lookback": LOOKBACK},
+                {"model": "csft", "lookback": CSFT_LOOKBACK, "datasets": ["ETTh1"]},
+            ],
+            "horizons": [HORIZON],
+        },
+        "forecast_uf": {
+            "models": ["csft"],
+            "datasets": ["ETTh1"],
+            "intervals": [{"low": 64, "high": 128, "eval_lookbacks": UF_LOOKBACKS}],
+            "horizons": [HORIZON],
+        },
         "models": {
             "dlinear": {
                 "training": {"batch_size": 64, "epochs": EPOCHS, "learning_rate": 0.005},
                 "recipe_overrides": [],
-            }
+            },
+            "csft": {
+                "architecture": {"d_model": 8, "n_heads": 2},
+                "pretraining": {"epochs": 1, "batch_size": 16, "max_batches_per_epoch": 3},
+                "training": {
+                    "batch_size": 16,
+                    "epochs": EPOCHS,
+                    "learning_rate": 0.001,
+                    "lr_schedule": "cosine",
+                    "optimizer": "adamw",
+                    "max_batches_per_epoch": 3,
+                },
+            },
         },
     }
 
@@ -78,16 +104,21 @@ def active_runs(root: Path):
     return client, client.search_runs([experiment.experiment_id])
 
 
-def test_table_has_one_row_per_model_dataset_horizon(study):
+def test_table_has_one_row_per_model_dataset_horizon_lookback(study):
     _, _, table = study
-    assert sorted(table.dataset) == DATASETS
+    main = table[table.track == "main"]
+    assert sorted(zip(main.model, main.dataset, main.lookback, strict=True)) == sorted(MAIN_JOBS)
     assert (table.horizon == HORIZON).all() and (table.n_seeds == len(SEEDS)).all()
     # Every test window scored: the ETTh test segment is 2880 rows plus one look-back.
-    assert (table.n_test_windows == 2880 + LOOKBACK - LOOKBACK - HORIZON + 1).all()
+    assert (main.n_test_windows == 2880 - HORIZON + 1).all()
     assert table[["test_mse_mean", "test_mae_mean", "test_mse_std"]].notna().all().all()
     assert (table.test_mse_mean > 0).all()
+    # The uf track: one model tested at each look-back, all on the same forecast targets.
+    uf = table[table.track == "uf"]
+    assert sorted(uf.lookback) == UF_LOOKBACKS and (uf.n_test_windows == 2880 - HORIZON + 1).all()
     markdown = (study[0] / "results" / "tables" / "forecast.md").read_text()
-    assert markdown.count("| dlinear ") == len(DATASETS)
+    assert markdown.count("| dlinear ") == len(DATASETS) and markdown.count("| csft ") == 2
+    assert "MSE at L=127" in markdown and "0.390-0.440" in markdown
 
 
 def test_figures_are_written_as_png_and_pdf(study):
@@ -110,17 +141,27 @@ def test_mlflow_holds_one_complete_run_per_job(study):
     root, _, _ = study
     client, runs = active_runs(root)
     names = sorted(run.info.run_name for run in runs)
-    expected = sorted(f"dlinear/{d}/{HORIZON}/{s}" for d in DATASETS for s in SEEDS)
-    assert names == expected
+    expected = [f"{m}/{d}/L{lb}/H{HORIZON}/{s}" for m, d, lb in MAIN_JOBS for s in SEEDS]
+    expected += [f"csft/ETTh1/uf64-128/H{HORIZON}/{s}" for s in SEEDS]
+    assert names == sorted(expected)
     for run in runs:
         assert run.info.status == "FINISHED"
-        assert run.data.params["training.batch_size"] == "64"
-        assert run.data.params["model.lookback"] == str(LOOKBACK)
+        model = run.data.params["job.model"]
+        assert run.data.params["training.batch_size"] == ("64" if model == "dlinear" else "16")
+        assert run.data.params["resolved_model.horizon"] == str(HORIZON)
         assert len(run.data.tags["git.commit"]) == 40 or run.data.tags["git.commit"] == "unknown"
         assert run.data.tags["data.pinned"] == "True"
         assert any(tag.startswith("data.sha256.ETT-small/") for tag in run.data.tags)
         assert "version.torch" in run.data.tags and "host" in run.data.tags
-        assert run.data.metrics["n_test_windows"] == 2880 - HORIZON + 1
+        track = run.data.tags["track"]
+        key = "n_test_windows" if track == "main" else f"n_test_windows_L{UF_LOOKBACKS[-1]}"
+        assert run.data.metrics[key] == 2880 - HORIZON + 1
+        if model == "csft":  # pretraining terms and the paper's diagnostics, per epoch
+            assert "pretrain_val_total" in run.data.metrics
+            assert (
+                "grad_ratio_l1" in run.data.metrics
+                and "attn_entropy_frac_l1_h0" in run.data.metrics
+            )
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
         assert steps == list(range(1, int(run.data.metrics["epochs_run"]) + 1))
         assert "config.yaml" in [a.path for a in client.list_artifacts(run.info.run_id)]
@@ -133,7 +174,7 @@ def test_rerun_replaces_runs_and_reproduces_metrics(study, mirror):
     )
     assert again.returncode == 0, again.stderr[-4000:]
     _, runs = active_runs(root)
-    assert len(runs) == len(DATASETS) * len(SEEDS)  # no duplicates left behind
+    assert len(runs) == (len(MAIN_JOBS) + 1) * len(SEEDS)  # no duplicates left behind
     rerun = pd.read_csv(root / "results" / "tables" / "forecast.csv")
     pd.testing.assert_frame_equal(rerun, table)  # same config and seed on CPU, same metrics
 

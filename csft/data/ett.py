@@ -93,3 +93,45 @@ class ForecastWindows(Dataset):
         s = int(self.starts[i])
         split = s + self.lookback
         return self.values[s:split], self.values[split : split + self.horizon]
+
+
+class CroppedWindows(Dataset):
+    """The same windows, keeping only the last `lookback` rows of each look-back.
+
+    Built on windows of the longest look-back, so every look-back is scored on exactly the same
+    forecast targets (the uf track's MSE-vs-look-back table compares like with like).
+    """
+
+    def __init__(self, windows: ForecastWindows, lookback: int):
+        if not 1 <= lookback <= windows.lookback:
+            raise ValueError(f"look-back {lookback} must be in [1, {windows.lookback}]")
+        self.windows = windows
+        self.lookback = lookback
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.windows[i]  # (L_max, C), (H, C)
+        return x[-self.lookback :], y  # (lookback, C), (H, C)
+
+
+class RandomLookbackCollate:
+    """Batch collation that crops a whole batch to one look-back drawn from [low, high).
+
+    The uf track trains one model per log2 interval on every length inside it: each batch
+    draws its own look-back from a seeded generator, so a seed fixes the sequence of lengths.
+    """
+
+    def __init__(self, low: int, high: int, generator: torch.Generator):
+        if not 1 <= low < high:
+            raise ValueError(f"look-back interval [{low}, {high}) is empty")
+        self.low, self.high, self.generator = low, high, generator
+
+    def __call__(
+        self, batch: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: E501
+        lookback = int(torch.randint(self.low, self.high, (1,), generator=self.generator))
+        x = torch.stack([item[0][-lookback:] for item in batch])  # (B, lookback, C)
+        y = torch.stack([item[1] for item in batch])  # (B, H, C)
+        return x, y

@@ -21,7 +21,8 @@ from csft import metrics
 
 log = logging.getLogger(__name__)
 
-LR_SCHEDULES = ("constant", "halve_every_epoch")
+LR_SCHEDULES = ("constant", "halve_every_epoch", "cosine")
+OPTIMIZERS = ("adam", "adamw")
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,15 @@ class TrainingConfig:
     patience: int = 3  # epochs without a strictly better validation loss before stopping
     lr_schedule: str = "halve_every_epoch"  # LTSF-Linear's "type1": lr * 0.5 ** (epoch - 1)
     eval_batch_size: int = 256  # batch size of validation / test passes (no effect on results)
+    optimizer: str = "adam"  # or "adamw" (decoupled weight decay)
+    weight_decay: float = 0.0
+    max_batches_per_epoch: int = 0  # 0: every training batch; > 0: a seeded random subset
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,25 @@ def predict(model: nn.Module, windows: Dataset, batch_size: int) -> Forecasts:
     return Forecasts(np.concatenate(preds), np.concatenate(trues))
 
 
+def make_optimizer(parameters, config: TrainingConfig):
+    """Optimizer and per-epoch learning-rate scheduler of a recipe (frozen parameters skipped)."""
+    trainable = [p for p in parameters if p.requires_grad]
+    if config.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(
+            trainable, config.learning_rate, weight_decay=config.weight_decay
+        )  # noqa: E501
+    else:
+        optimizer = torch.optim.Adam(
+            trainable, config.learning_rate, weight_decay=config.weight_decay
+        )  # noqa: E501
+    if config.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    else:
+        gamma = 0.5 if config.lr_schedule == "halve_every_epoch" else 1.0
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    return optimizer, scheduler
+
+
 def train(
     model: nn.Module,
     train_windows: Dataset,
@@ -69,33 +94,36 @@ def train(
     config: TrainingConfig,
     generator: torch.Generator,
     on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
+    collate_fn: Callable | None = None,
 ) -> list[dict[str, float]]:
     """Adam + MSE, early stopping on validation MSE; the best epoch's weights are restored.
 
     Returns one row per epoch (train_loss, val_loss, lr); `on_epoch(epoch, row)` sees each
-    row as it is made (epoch counts from 1), e.g. to log it.
+    row as it is made (epoch counts from 1), e.g. to log it; `collate_fn` shapes training
+    batches (validation always sees every window as given).
     """
     train_loader = DataLoader(
         train_windows,
         config.batch_size,
         shuffle=True,
         generator=generator,
+        collate_fn=collate_fn,  # e.g. the uf track's random look-back per batch
         drop_last=True,  # training only, as the official recipes; predict() scores every window
     )
     if len(train_loader) == 0:
         raise ValueError(
             f"{len(train_windows)} training windows is fewer than one batch of {config.batch_size}"
         )
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    gamma = 0.5 if config.lr_schedule == "halve_every_epoch" else 1.0
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    optimizer, scheduler = make_optimizer(model.parameters(), config)
     loss_fn = nn.MSELoss()
     best_loss, best_state, stale, history = float("inf"), None, 0, []
     for epoch in range(1, config.epochs + 1):
         model.train()
         lr = optimizer.param_groups[0]["lr"]
         losses = []
-        for x, y in train_loader:  # x: (B, L, C), y: (B, H, C)
+        for step, (x, y) in enumerate(train_loader):  # x: (B, L, C), y: (B, H, C)
+            if step == config.max_batches_per_epoch > 0:
+                break
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             if not torch.isfinite(loss):

@@ -16,6 +16,9 @@ wildcard_constraints:
     name="[A-Za-z0-9_]+",
     model="[a-z0-9_]+",
     horizon=r"\d+",
+    lookback=r"\d+",
+    low=r"\d+",
+    high=r"\d+",
     seed=r"\d+",
 
 
@@ -32,19 +35,32 @@ def init_tracking():
     )
 
 
-def forecast_job_dir(model, dataset, horizon, seed):
-    return f"{RESULTS}/forecast/{model}/{dataset}/H{horizon}/seed{seed}"
-
-
 def forecast_outputs(kind):
-    """One file per forecasting job (model x dataset x horizon x seed)."""
-    return expand(
-        f"{RESULTS}/forecast/{{model}}/{{dataset}}/H{{horizon}}/seed{{seed}}/{kind}",
-        model=config["forecast"]["models"],
-        dataset=config["ett"]["datasets"],
-        horizon=config["forecast"]["horizons"],
-        seed=config["seeds"],
-    )
+    """One file per forecasting job: main track, then the variable-length (uf) track."""
+    main = [
+        f"{RESULTS}/forecast/{run['model']}/{dataset}/L{run['lookback']}/H{horizon}/seed{seed}/{kind}"
+        for run in config["forecast"]["runs"]
+        for dataset in run.get("datasets", config["ett"]["datasets"])
+        for horizon in config["forecast"]["horizons"]
+        for seed in config["seeds"]
+    ]
+    uf = [
+        f"{RESULTS}/forecast_uf/{model}/{dataset}/I{i['low']}-{i['high']}/H{horizon}/seed{seed}/{kind}"
+        for model in config["forecast_uf"]["models"]
+        for i in config["forecast_uf"]["intervals"]
+        for dataset in config["forecast_uf"].get("datasets", config["ett"]["datasets"])
+        for horizon in config["forecast_uf"]["horizons"]
+        for seed in config["seeds"]
+    ]
+    return main + uf
+
+
+def uf_eval_lookbacks(low, high):
+    """The fixed look-backs a uf model of interval [low, high) is tested at."""
+    for interval in config["forecast_uf"]["intervals"]:
+        if (interval["low"], interval["high"]) == (low, high):
+            return interval["eval_lookbacks"]
+    raise ValueError(f"no uf interval [{low}, {high}) in the config")
 
 
 def forecast_figures():

@@ -1,16 +1,17 @@
-# Forecasting: one job per model x dataset x horizon x seed; early stopping on validation,
-# test scored once; every run logged to MLflow.
+# Forecasting: one job per model x look-back x dataset x horizon x seed (main track) and per
+# model x look-back interval x dataset x horizon x seed (variable-length "uf" track). Early
+# stopping on validation, test scored once per look-back, every run logged to MLflow.
 
 
 rule train_forecast:
     input:
         csv=f"{DATA}/ETT-small/{{dataset}}.csv",
     output:
-        metrics=f"{RESULTS}/forecast/{{model}}/{{dataset}}/H{{horizon}}/seed{{seed}}/metrics.json",
-        history=f"{RESULTS}/forecast/{{model}}/{{dataset}}/H{{horizon}}/seed{{seed}}/history.csv",
-        examples=f"{RESULTS}/forecast/{{model}}/{{dataset}}/H{{horizon}}/seed{{seed}}/examples.npz",
+        metrics=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/metrics.json",
+        history=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/history.csv",
+        examples=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/examples.npz",
     log:
-        f"{LOGS}/train_forecast/{{model}}_{{dataset}}_H{{horizon}}_seed{{seed}}.log",
+        f"{LOGS}/train_forecast/{{model}}_{{dataset}}_L{{lookback}}_H{{horizon}}_seed{{seed}}.log",
     conda:
         "../envs/csft.yaml"
     threads: 1
@@ -18,13 +19,49 @@ rule train_forecast:
         mem_mb=4000,
         runtime=240,
     params:
-        lookback=config["forecast"]["lookback"],
+        train_lookbacks=lambda w: [int(w.lookback), int(w.lookback) + 1],
+        eval_lookbacks=lambda w: [int(w.lookback)],
         features=config["ett"]["features"],
         architecture=lambda w: config["models"][w.model]["architecture"],
         training=lambda w: resolve_training(
             config["models"][w.model], w.dataset, int(w.horizon)
         ),
+        pretraining=lambda w: config["models"][w.model].get("pretraining"),
+        mode=lambda w: config["models"][w.model].get("mode", "finetune"),
         experiment=experiment("forecast"),
+        run_name=lambda w: f"{w.model}/{w.dataset}/L{w.lookback}/H{w.horizon}/{w.seed}",
+        tracking_uri=config["tracking"]["uri"],
+    script:
+        "../scripts/train_forecast.py"
+
+
+rule train_forecast_uf:
+    input:
+        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+    output:
+        metrics=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/metrics.json",
+        history=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/history.csv",
+        examples=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/examples.npz",
+    log:
+        f"{LOGS}/train_forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_H{{horizon}}_seed{{seed}}.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=480,
+    params:
+        train_lookbacks=lambda w: [int(w.low), int(w.high)],
+        eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
+        features=config["ett"]["features"],
+        architecture=lambda w: config["models"][w.model]["architecture"],
+        training=lambda w: resolve_training(
+            config["models"][w.model], w.dataset, int(w.horizon)
+        ),
+        pretraining=lambda w: config["models"][w.model].get("pretraining"),
+        mode=lambda w: config["models"][w.model].get("mode", "finetune"),
+        experiment=experiment("forecast"),
+        run_name=lambda w: f"{w.model}/{w.dataset}/uf{w.low}-{w.high}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
     script:
         "../scripts/train_forecast.py"

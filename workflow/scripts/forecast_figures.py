@@ -1,32 +1,43 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
-"""Learning curves of every job and one forecast-vs-truth example per dataset."""
+"""Learning curves of every job and one forecast-vs-truth example per model and dataset."""
 
+import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from csft import plots, tables
+from csft import plots
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-jobs = tables.read_jobs(snakemake.input.metrics)
+jobs = []
+for metrics, history, examples in zip(
+    snakemake.input.metrics, snakemake.input.history, snakemake.input.examples, strict=True
+):
+    first = json.loads(Path(metrics).read_text())[0]  # the job's first tested look-back
+    label = first["model"] + (f" L{first['lookback']}" if first["track"] == "main" else " uf")
+    jobs.append({**first, "label": label, "history": history, "examples": examples})
+jobs = pd.DataFrame(jobs)
+
 histories = [
-    pd.read_csv(path).assign(**job[["model", "dataset", "horizon", "seed"]].to_dict())
-    for path, (_, job) in zip(snakemake.input.history, jobs.iterrows(), strict=True)
+    pd.read_csv(job.history).assign(
+        model=job.label, dataset=job.dataset, horizon=job.horizon, seed=job.seed
+    )
+    for job in jobs.itertuples()
 ]
 figure = plots.learning_curves(pd.concat(histories, ignore_index=True))
 plots.save(figure, snakemake.output.curves_png)
 plots.save(figure, snakemake.output.curves_pdf)
 
-# One example per model x dataset: shortest horizon, first seed, middle test window.
+# One example per model variant x dataset: shortest horizon, first seed, middle test window.
 examples = []
-jobs["path"] = snakemake.input.examples
-first = jobs.sort_values(["horizon", "seed"]).groupby(["model", "dataset"], sort=True).head(1)
+first = jobs.sort_values(["horizon", "seed"]).groupby(["label", "dataset"], sort=True).head(1)
 for job in first.itertuples():
-    arrays = np.load(job.path)
+    arrays = np.load(job.examples)
     examples.append(
         {
-            "title": f"{job.model} on {job.dataset}, H = {job.horizon}, seed {job.seed}, "
+            "title": f"{job.label} on {job.dataset}, H = {job.horizon}, seed {job.seed}, "
             f"test window {arrays['index'][1]}",
             "x": arrays["x"][1],
             "y": arrays["y"][1],

@@ -1,5 +1,6 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
-"""Train one forecaster on one ETT dataset, horizon and seed; test once; log to MLflow."""
+"""Train one forecaster (main or uf track) on one ETT dataset, horizon and seed; test once per
+look-back; log everything to MLflow."""
 
 import dataclasses
 import json
@@ -11,95 +12,90 @@ import numpy as np
 import pandas as pd
 import torch
 
-from csft import atomic, metrics, tracking
+from csft import atomic, tracking
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETTSeries
-from csft.registry import build_model
-from csft.seeding import seed_everything
-from csft.tasks import forecast
+from csft.tasks import forecast_job
 
 logging.basicConfig(
     filename=snakemake.log[0],
     level=logging.INFO,
     format="%(asctime)s %(levelname)s %(name)s: %(message)s",
 )
-log = logging.getLogger("train_forecast")
-
-wildcards, params = snakemake.wildcards, snakemake.params
-dataset, model_name = wildcards.dataset, wildcards.model
-horizon, seed = int(wildcards.horizon), int(wildcards.seed)
+params = snakemake.params
 torch.set_num_threads(snakemake.threads)
-generator = seed_everything(seed)
-
-series = ETTSeries.load(snakemake.input.csv, dataset, params.lookback, params.features)
-model = build_model(
-    model_name,
-    dict(params.architecture),
-    lookback=params.lookback,
-    horizon=horizon,
-    n_channels=series.n_channels,
+job = forecast_job.ForecastJob(
+    model=snakemake.wildcards.model,
+    dataset=snakemake.wildcards.dataset,
+    horizon=int(snakemake.wildcards.horizon),
+    seed=int(snakemake.wildcards.seed),
+    train_lookbacks=tuple(params.train_lookbacks),
+    eval_lookbacks=tuple(params.eval_lookbacks),
+    features=params.features,
 )
-training = forecast.TrainingConfig(**params.training)
-windows = {split: series.windows(split, horizon) for split in ("train", "val", "test")}
-relpath = f"ETT-small/{dataset}.csv"
+series = ETTSeries.load(snakemake.input.csv, job.dataset, job.max_lookback, job.features)
+relpath = f"ETT-small/{job.dataset}.csv"
 data_sha = sha256_of(snakemake.input.csv)
-run_name = f"{model_name}/{dataset}/{horizon}/{seed}"
-job = {"model": model_name, "dataset": dataset, "horizon": horizon, "seed": seed}
-log.info("%s: %s", run_name, {k: len(v) for k, v in windows.items()})
+
+
+def log_metrics(values, step):
+    mlflow.log_metrics(values, step=step)
+
 
 with tracking.job_run(
     tracking.tracking_uri(params.tracking_uri),
     params.experiment,
-    run_name,
+    params.run_name,
     params={
-        "job": job,
-        "model": dataclasses.asdict(model.config),
-        "training": dataclasses.asdict(training),
+        "job": dataclasses.asdict(job),
+        "architecture": params.architecture,
+        "training": params.training,
+        "pretraining": params.pretraining or {},
+        "mode": params.mode,
         "config": snakemake.config,
     },
     tags={
+        "track": job.track,
         f"data.sha256.{relpath}": data_sha,
         "data.pinned": str(pinned_sha256(relpath) == data_sha),
     },
 ) as run:
     mlflow.log_dict(snakemake.config, "config.yaml")
     started = time.perf_counter()
-    history = forecast.train(
-        model,
-        windows["train"],
-        windows["val"],
-        training,
-        generator,
-        on_epoch=lambda epoch, row: mlflow.log_metrics(row, step=epoch),
+    result = forecast_job.run(
+        job,
+        series,
+        dict(params.architecture),
+        dict(params.training),
+        dict(params.pretraining) if params.pretraining else None,
+        params.mode,
+        log_metrics,
     )
-    train_seconds = time.perf_counter() - started
-    test = forecast.predict(model, windows["test"], training.eval_batch_size)
-    raw_pred, raw_true = series.inverse(test.pred), series.inverse(test.true)
-    results = {
-        "test_mse": metrics.mse(test.pred, test.true),
-        "test_mae": metrics.mae(test.pred, test.true),
-        "test_mse_raw": metrics.mse(raw_pred, raw_true),
-        "test_mae_raw": metrics.mae(raw_pred, raw_true),
-        "n_test_windows": len(windows["test"]),
-        "best_val_loss": min(row["val_loss"] for row in history),
-        "epochs_run": len(history),
-        "train_seconds": train_seconds,
-    }
-    mlflow.log_metrics(results)
-    log.info("test: %s", results)
+    seconds = time.perf_counter() - started
+    mlflow.log_params(
+        {f"resolved_model.{k}": v for k, v in dataclasses.asdict(result.model.config).items()}
+    )  # noqa: E501
+    n_parameters = sum(p.numel() for p in result.model.parameters())
+    summary = {"train_seconds": seconds, "n_parameters": n_parameters}
+    for record in result.records:
+        suffix = "" if job.track == "main" else f"_L{record['lookback']}"
+        keys = ("test_mse", "test_mae", "test_mse_raw", "test_mae_raw", "n_test_windows")
+        summary.update({f"{key}{suffix}": record[key] for key in keys})
+    summary.update(best_val_loss=result.records[0]["best_val_loss"], epochs_run=len(result.history))
+    mlflow.log_metrics(summary)
 
-    n = len(windows["test"])
-    picks = [0, n // 2, n - 1]
     with atomic.atomic_path(snakemake.output.examples) as tmp, open(tmp, "wb") as handle:
-        np.savez(
-            handle,
-            index=np.array(picks),
-            x=np.stack([windows["test"][i][0].numpy() for i in picks]),
-            y=test.true[picks],
-            pred=test.pred[picks],
-        )
-    history_frame = pd.DataFrame(history).rename_axis("epoch").reset_index()
-    history_frame["epoch"] += 1
-    atomic.write_text(snakemake.output.history, history_frame.to_csv(index=False))
-    record = {**job, "lookback": params.lookback, **results, "mlflow_run_id": run.info.run_id}
-    atomic.write_text(snakemake.output.metrics, json.dumps(record, indent=2, sort_keys=True))
+        np.savez(handle, **result.examples)
+    history = pd.DataFrame(result.history).rename_axis("epoch").reset_index()
+    history["epoch"] += 1
+    atomic.write_text(snakemake.output.history, history.to_csv(index=False))
+    records = [
+        {
+            **r,
+            "train_seconds": seconds,
+            "n_parameters": n_parameters,
+            "mlflow_run_id": run.info.run_id,
+        }  # noqa: E501
+        for r in result.records
+    ]
+    atomic.write_text(snakemake.output.metrics, json.dumps(records, indent=2, sort_keys=True))

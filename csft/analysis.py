@@ -1,0 +1,113 @@
+"""Diagnostics the paper names: gradient collapse across scales and attention degeneration.
+
+- Gradient collapse in deep CTLs: ||grad H_l|| / ||grad H_0|| (Frobenius norms over the batch).
+- Attention degeneration: cross-scale attention whose entropy is near the uniform limit
+  log(P_{l-1}) only averages the finer scale.
+Every diagnostic leaves the model as it found it: parameters, `.grad` and train/eval mode.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from csft.model import CSFT, CSFTEncoder, Scales
+from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
+
+
+def _norm_ratios(loss: torch.Tensor, hidden: list[torch.Tensor]) -> list[float]:
+    """[||dloss/dH_l|| / ||dloss/dH_0|| for l = 1..L] without touching any parameter's .grad.
+
+    torch.autograd.grad returns the gradients instead of accumulating them into `.grad`, so a
+    diagnostic run in the middle of training never leaks into the optimiser step.
+    """
+    if not all(h.requires_grad for h in hidden):
+        raise ValueError("the hidden states do not require grad: is the encoder frozen?")
+    grads = torch.autograd.grad(loss, hidden)
+    norms = [g.norm().item() for g in grads]
+    return [norm / norms[0] for norm in norms[1:]]
+
+
+def _modes(modules: list[nn.Module]) -> list[bool]:
+    """Each module's training flag, to restore it afterwards."""
+    return [module.training for module in modules]
+
+
+def gradient_norm_ratios(model: CSFT, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Forecasting batch x (B, T, C), y (B, H, C) -> ||grad H_l|| / ||grad H_0||, l = 1..L.
+
+    Gradients of the MSE forecast loss, in eval mode (no dropout noise); the encoder's Scales
+    are caught with a forward hook, so the model's own forward is what is measured.
+    """
+    caught: list[Scales] = []
+    handle = model.encoder.register_forward_hook(lambda module, args, out: caught.append(out))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            loss = F.mse_loss(model(x), y)
+            return _norm_ratios(loss, caught[0].hidden)
+    finally:
+        handle.remove()
+        model.train(was_training)
+
+
+def gradient_norm_ratios_ssl(
+    encoder: CSFTEncoder,
+    decoders: ReconstructionDecoders,
+    series: torch.Tensor,
+    ssl_config: SSLConfig,
+) -> list[float]:
+    """Univariate series (N, T) -> ||grad H_l|| / ||grad H_0|| of the SSL loss, l = 1..L."""
+    modes = _modes([encoder, decoders])
+    encoder.eval()
+    decoders.eval()
+    try:
+        with torch.enable_grad():
+            loss, _, scales = ssl_loss(encoder, decoders, series, ssl_config)
+            return _norm_ratios(loss, scales.hidden)
+    finally:
+        for module, mode in zip([encoder, decoders], modes, strict=True):
+            module.train(mode)
+
+
+def attention_entropy(scales: Scales, eps: float = 1e-12) -> list[dict]:
+    """Per CTL with cross-scale attention: the mean entropy of each head's attention rows.
+
+    Returns per layer {"level": l, "entropy": (heads,), "fraction": (heads,), "uniform":
+    log(P_{l-1})}, the entropy (nats) averaged over samples and query tokens and as a fraction
+    of the uniform limit (NaN when P_{l-1} == 1: one key leaves no choice). Layers with residual
+    fusion have no attention and are skipped. Take the Scales from an eval-mode forward pass:
+    in train mode nn.MultiheadAttention returns the weights after dropout.
+    """
+    layers = []
+    for level, weights in enumerate(scales.attention, start=1):
+        if weights is None:
+            continue
+        p = weights.detach().double()  # (N, heads, P_l, P_{l-1})
+        entropy = -(p * p.clamp_min(eps).log()).sum(dim=-1)  # (N, heads, P_l)
+        per_head = entropy.mean(dim=(0, 2)).cpu().numpy()  # (heads,)
+        keys = p.shape[-1]
+        uniform = math.log(keys)
+        fraction = per_head / uniform if keys > 1 else np.full_like(per_head, np.nan)
+        layers.append(
+            {"level": level, "entropy": per_head, "fraction": fraction, "uniform": uniform}
+        )
+    return layers
+
+
+def diagnostic_metrics(ratios: list[float], entropies: list[dict]) -> dict[str, float]:
+    """Flat MLflow metric names: grad_ratio_l{l}, attn_entropy[_frac]_l{l}_h{h} (heads from 0)."""
+    metrics = {f"grad_ratio_l{level}": float(r) for level, r in enumerate(ratios, start=1)}
+    for layer in entropies:
+        level = layer["level"]
+        for head, (entropy, fraction) in enumerate(
+            zip(layer["entropy"], layer["fraction"], strict=True)
+        ):
+            metrics[f"attn_entropy_l{level}_h{head}"] = float(entropy)
+            metrics[f"attn_entropy_frac_l{level}_h{head}"] = float(fraction)
+    return metrics

@@ -1,0 +1,160 @@
+"""One forecasting job end to end: data -> (self-supervised pretraining) -> fit -> test.
+
+Both forecasting tracks run through here. The main track trains and tests at one look-back.
+The variable-length "uf" track trains one model on every look-back of a log2 interval (a new
+look-back per batch) and tests it at several fixed look-backs on the same forecast targets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from csft import analysis, metrics
+from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
+from csft.model import CSFT
+from csft.registry import build_model
+from csft.seeding import seed_everything
+from csft.tasks import forecast
+from csft.tasks.pretrain import PretrainConfig, pretrain
+
+log = logging.getLogger(__name__)
+
+MetricLogger = Callable[[dict[str, float], int | None], None]
+DIAGNOSTIC_BATCH = 32  # validation windows the per-epoch diagnostics are computed on
+
+
+@dataclass(frozen=True)
+class ForecastJob:
+    """What one job trains and where it is tested."""
+
+    model: str
+    dataset: str
+    horizon: int
+    seed: int
+    train_lookbacks: tuple[int, int]  # [low, high): (L, L + 1) on the main track
+    eval_lookbacks: tuple[int, ...]
+    features: str = "M"
+
+    @property
+    def track(self) -> str:
+        low, high = self.train_lookbacks
+        return "main" if high == low + 1 else "uf"
+
+    @property
+    def max_lookback(self) -> int:
+        """Windows are cut for this look-back, so shorter ones share their forecast targets."""
+        return max(self.train_lookbacks[1] - 1, *self.eval_lookbacks)
+
+
+@dataclass
+class JobResult:
+    records: list[dict]  # one per evaluated look-back: test metrics and the job's keys
+    history: list[dict]  # fine-tuning, one row per epoch
+    pretrain_history: list[dict] = field(default_factory=list)
+    examples: dict[str, np.ndarray] = field(default_factory=dict)  # three test windows
+    model: torch.nn.Module | None = None
+
+
+def _diagnostics(model: CSFT, windows: Dataset) -> dict[str, float]:
+    """Gradient-norm ratios and cross-scale attention entropy on a fixed validation batch."""
+    n = min(DIAGNOSTIC_BATCH, len(windows))
+    x = torch.stack([windows[i][0] for i in range(n)])  # (n, T, C)
+    y = torch.stack([windows[i][1] for i in range(n)])  # (n, H, C)
+    ratios = analysis.gradient_norm_ratios(model, x, y)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        scales = model.encoder(x.transpose(1, 2).reshape(-1, x.shape[1]))  # (n*C, T)
+    model.train(was_training)
+    return analysis.diagnostic_metrics(ratios, analysis.attention_entropy(scales))
+
+
+def run(
+    job: ForecastJob,
+    series: ETTSeries,
+    architecture: dict,
+    training: dict,
+    pretraining: dict | None = None,
+    mode: str = "finetune",
+    log_metrics: MetricLogger = lambda metrics, step: None,
+) -> JobResult:
+    """Train `job.model` on `series` (loaded for `job.max_lookback`), test once per look-back.
+
+    `mode` "probe" freezes a pretrained CSFT encoder and trains the linear head only.
+    """
+    generator = seed_everything(job.seed)
+    low, high = job.train_lookbacks
+    windows = {split: series.windows(split, job.horizon) for split in ("train", "val", "test")}
+    model = build_model(
+        job.model, architecture, lookback=low, horizon=job.horizon, n_channels=series.n_channels
+    )  # noqa: E501
+    val = CroppedWindows(windows["val"], (low + high - 1) // 2 if job.track == "uf" else low)
+    is_csft = isinstance(model, CSFT)
+
+    pretrain_history = []
+    if is_csft and pretraining and pretraining.get("epochs", 0) > 0:
+        pretrain_history = pretrain(
+            model.encoder,
+            CroppedWindows(windows["train"], low),
+            val,
+            PretrainConfig(**pretraining),
+            generator,
+            on_epoch=lambda epoch, row: log_metrics(
+                {f"pretrain_{k}": v for k, v in row.items()}, epoch
+            ),  # noqa: E501
+        )
+    if mode == "probe":
+        if not is_csft:
+            raise ValueError(f"mode 'probe' needs a pretrained encoder; {job.model} has none")
+        model.encoder.requires_grad_(False)
+
+    def on_epoch(epoch: int, row: dict[str, float]) -> None:
+        log_metrics(row, epoch)
+        if is_csft:
+            log_metrics(_diagnostics(model, val), epoch)
+
+    if job.track == "uf":
+        train, collate = windows["train"], RandomLookbackCollate(low, high, generator)
+    else:
+        train, collate = CroppedWindows(windows["train"], low), None
+    config = forecast.TrainingConfig(**training)
+    history = forecast.train(model, train, val, config, generator, on_epoch, collate_fn=collate)
+
+    records, examples = [], {}
+    for lookback in job.eval_lookbacks:
+        test_windows = CroppedWindows(windows["test"], lookback)
+        test = forecast.predict(model, test_windows, config.eval_batch_size)
+        raw_pred, raw_true = series.inverse(test.pred), series.inverse(test.true)
+        records.append(
+            {
+                "track": job.track,
+                "model": job.model,
+                "dataset": job.dataset,
+                "horizon": job.horizon,
+                "seed": job.seed,
+                "lookback": lookback,
+                "test_mse": metrics.mse(test.pred, test.true),
+                "test_mae": metrics.mae(test.pred, test.true),
+                "test_mse_raw": metrics.mse(raw_pred, raw_true),
+                "test_mae_raw": metrics.mae(raw_pred, raw_true),
+                "n_test_windows": len(test_windows),
+                "best_val_loss": min(row["val_loss"] for row in history),
+                "epochs_run": len(history),
+            }
+        )
+        if not examples:
+            picks = [0, len(test_windows) // 2, len(test_windows) - 1]
+            examples = {
+                "index": np.array(picks),
+                "x": np.stack([test_windows[i][0].numpy() for i in picks]),
+                "y": test.true[picks],
+                "pred": test.pred[picks],
+            }
+        log.info("test at look-back %d: %s", lookback, records[-1])
+    return JobResult(records, history, pretrain_history, examples, model)

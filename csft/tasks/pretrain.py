@@ -1,0 +1,167 @@
+"""Self-supervised pretraining of the CSFT encoder, with early stopping on validation.
+
+The loop owns the loaders and model selection; the objective lives in csft.objectives. Each
+window's C channels become C univariate series (channel independent, as in forecasting); the
+horizon part of a window is never used. Validation covers every window (nothing dropped) and
+its total loss is the early-stopping criterion.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from csft.model import CSFTEncoder
+from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The pretraining recipe; every field is a config value logged to MLflow."""
+
+    epochs: int = 10
+    batch_size: int = 64  # windows per batch; each window gives C series
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 3  # epochs without a strictly better validation total before stopping
+    max_batches_per_epoch: int = 0  # 0 = every batch; > 0 = the first n of the shuffled loader
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ssl, dict):  # from YAML
+            object.__setattr__(self, "ssl", SSLConfig(**self.ssl))
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise ValueError(
+                f"epochs, batch_size and patience must be >= 1, got {self.epochs}, "
+                f"{self.batch_size}, {self.patience}"
+            )
+        if self.max_batches_per_epoch < 0:
+            raise ValueError(
+                f"max_batches_per_epoch must be >= 0, got {self.max_batches_per_epoch}"
+            )
+
+
+def as_series(x: torch.Tensor) -> torch.Tensor:
+    """Windows (B, T, C) -> channel-independent univariate series (B*C, T)."""
+    return x.transpose(1, 2).reshape(-1, x.shape[1])  # (B*C, T)
+
+
+def evaluate(
+    encoder: CSFTEncoder,
+    decoders: ReconstructionDecoders,
+    windows: Dataset,
+    batch_size: int,
+    ssl: SSLConfig,
+) -> dict[str, float]:
+    """Every SSL term over every window (eval mode, no grad), weighted by series per batch.
+
+    The independence penalty is a batch statistic, so its "mean" is the series-weighted mean of
+    the per-batch penalties.
+    """
+    if len(windows) == 0:
+        raise ValueError("no windows to evaluate: the split is shorter than one window")
+    loader = DataLoader(windows, batch_size=batch_size, shuffle=False, drop_last=False)
+    encoder.eval()
+    decoders.eval()
+    sums: dict[str, float] = {}
+    count = 0
+    with torch.no_grad():
+        for x, _ in loader:  # x: (B, T, C)
+            series = as_series(x)  # (B*C, T)
+            _, terms, _ = ssl_loss(encoder, decoders, series, ssl)
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value * len(series)
+            count += len(series)
+    return {key: value / count for key, value in sums.items()}
+
+
+def pretrain(
+    encoder: CSFTEncoder,
+    train_windows: Dataset,
+    val_windows: Dataset,
+    config: PretrainConfig,
+    generator: torch.Generator,
+    on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
+    *,
+    decoders: ReconstructionDecoders | None = None,
+) -> list[dict[str, float]]:
+    """AdamW + cosine schedule on the SSL loss; the best epoch's weights are restored.
+
+    Returns one row per epoch: `train_<term>` (mean over batches), `val_<term>` (every
+    validation window) and `lr`; `on_epoch(epoch, row)` sees each row as it is made (epoch
+    counts from 1). Pass `decoders` to keep them (e.g. for diagnostics): they are trained and
+    restored to the best epoch with the encoder; otherwise fresh ones are built and discarded.
+    """
+    if decoders is None:
+        decoders = ReconstructionDecoders(encoder.config)
+    train_loader = DataLoader(
+        train_windows,
+        config.batch_size,
+        shuffle=True,
+        generator=generator,
+        drop_last=True,  # training only; evaluate() sees every validation window
+    )
+    if len(train_loader) == 0:
+        raise ValueError(
+            f"{len(train_windows)} training windows is fewer than one batch of {config.batch_size}"
+        )
+    parameters = list(encoder.parameters()) + list(decoders.parameters())
+    optimizer = torch.optim.AdamW(
+        parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    best_loss, best_state, stale, history = float("inf"), None, 0, []
+    for epoch in range(1, config.epochs + 1):
+        encoder.train()
+        decoders.train()
+        lr = optimizer.param_groups[0]["lr"]
+        rows: list[dict[str, float]] = []
+        batches = train_loader
+        if config.max_batches_per_epoch:  # the shuffled loader stops early: a seeded subset
+            batches = itertools.islice(train_loader, config.max_batches_per_epoch)
+        for x, _ in batches:  # x: (B, T, C)
+            optimizer.zero_grad()
+            loss, terms, _ = ssl_loss(encoder, decoders, as_series(x), config.ssl)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"pretraining loss became {loss.item()} in epoch {epoch}")
+            loss.backward()
+            optimizer.step()
+            rows.append(terms)
+        val = evaluate(encoder, decoders, val_windows, config.batch_size, config.ssl)
+        if not np.isfinite(val["total"]):
+            raise FloatingPointError(f"validation loss became {val['total']} in epoch {epoch}")
+        row = {f"train_{key}": float(np.mean([r[key] for r in rows])) for key in rows[0]}
+        row.update({f"val_{key}": value for key, value in val.items()})
+        row["lr"] = lr
+        history.append(row)
+        on_epoch(epoch, row)
+        log.info(
+            "epoch %d: train %.6f  val %.6f (recon %.6f, independence %.6f)  lr %.2e",
+            epoch,
+            row["train_total"],
+            row["val_total"],
+            row["val_recon_mean"],
+            row["val_independence"],
+            lr,
+        )
+        if row["val_total"] < best_loss:
+            best_loss, stale = row["val_total"], 0
+            best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
+        else:
+            stale += 1
+            if stale >= config.patience:
+                log.info("early stop after epoch %d (best val %.6f)", epoch, best_loss)
+                break
+        scheduler.step()
+    encoder.load_state_dict(best_state[0])
+    decoders.load_state_dict(best_state[1])
+    return history
