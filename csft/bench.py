@@ -179,10 +179,17 @@ def goal_line(table: pd.DataFrame, d_max: int) -> str:
         return f"Goal time(4096)/time(512) <= {GOAL_RATIO:g} with d_max={d_max}: not measured"
     ratio = capped.loc[4096, "ms_per_sample"] / capped.loc[512, "ms_per_sample"]
     verdict = "MET" if ratio <= GOAL_RATIO else "NOT MET"
-    return (
+    line = (
         f"Goal time(4096)/time(512) <= {GOAL_RATIO:g} with d_max={d_max}: {verdict} "
         f"(ratio {ratio:.1f})"
     )
+    cores, load, threads = os.cpu_count() or 1, table.load_1min.max(), table.threads.max()
+    if threads > 1 and load > cores:
+        line += (
+            f"; UNRELIABLE: load average {load:.1f} on {cores} cores with {threads:.0f} torch "
+            "threads (threads wait on each other); rerun on an idle machine or with --threads 1"
+        )
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:

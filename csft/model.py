@@ -99,7 +99,7 @@ class CrossScaleFusion(nn.Module):
             width, n_heads, dropout=dropout, kdim=finer_width, vdim=finer_width, batch_first=True
         )
         self.residual = residual
-        self.norm = nn.LayerNorm(width)
+        self.norm = nn.LayerNorm(width) if residual else None
 
     def forward(
         self, coarse: torch.Tensor, fine: torch.Tensor
@@ -176,6 +176,10 @@ class CSFTConfig:
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.patch_len < 1 or self.patch_len & (self.patch_len - 1):
+            raise ValueError(
+                f"patch_len={self.patch_len} must be a power of two, so patches tile the 2^k grid"
+            )
         if self.repatch != 2:
             raise ValueError("repatch must be 2: the log2 length rule assumes halving per CTL")
         if self.d_max and self.d_max < self.d_model:

@@ -300,34 +300,17 @@ def test_revin_makes_the_forecast_follow_a_level_shift():
     assert not torch.allclose(base, torch.zeros_like(base))
 
 
-# ----------------------------------------------------------------------------- known model bugs
-# Each test below states the intended behaviour and fails on the current csft/model.py; strict
-# xfail turns into a failure once the model is fixed, so the marker is removed with the fix.
+# ----------------------------------------------------------------------------- configuration
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: CSFTConfig accepts a patch_len that is not a power of two; the grid is "
-    "then silently truncated and H_L has more than one token (fix: validate in __post_init__)",
-)
 def test_patch_len_must_tile_the_grid():
-    try:
-        model = encoder(512, patch_len=24)
-    except ValueError as error:  # the intended behaviour: a clear error at configuration time
-        assert "patch_len" in str(error)
-        return
-    with torch.no_grad():
-        scales = model(series(2, 512))
-    covered = scales.hidden[0].shape[1] * 24
-    assert covered == 512, f"{512 - covered} grid points silently dropped"
-    assert scales.hidden[-1].shape[1] == 1, "H_L must be one token"
+    # A patch_len that does not tile the 2^k grid would drop grid points and leave H_L with
+    # more than one token; it is a configuration error instead.
+    with pytest.raises(ValueError, match="patch_len=24"):
+        encoder(512, patch_len=24)
+    assert encoder(512, patch_len=32).config.plan.n_ctl == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: with attention_residual=False CrossScaleFusion keeps an unused LayerNorm "
-    "(parameters without gradient; fix: build the norm only when residual is on)",
-)
 def test_no_unused_parameters_without_attention_residual():
     torch.manual_seed(0)
     model = CSFT(CSFTConfig(256, 24, 1, attention_residual=False, **SMALL))
