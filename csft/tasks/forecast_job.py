@@ -66,7 +66,8 @@ def _diagnostics(model: CSFT, windows: Dataset) -> dict[str, float]:
     n = min(DIAGNOSTIC_BATCH, len(windows))
     x = torch.stack([windows[i][0] for i in range(n)])  # (n, T, C)
     y = torch.stack([windows[i][1] for i in range(n)])  # (n, H, C)
-    ratios = analysis.gradient_norm_ratios(model, x, y)
+    frozen = not any(p.requires_grad for p in model.encoder.parameters())  # probe mode
+    ratios = [] if frozen else analysis.gradient_norm_ratios(model, x, y)
     was_training = model.training
     model.eval()
     with torch.no_grad():

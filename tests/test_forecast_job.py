@@ -1,0 +1,104 @@
+"""One forecasting job end to end (main and uf tracks, fine-tune and probe) on real ETTh1."""
+
+import pytest
+import torch
+
+from csft.data.ett import CroppedWindows, ETTSeries, ForecastWindows, RandomLookbackCollate
+from csft.tasks.forecast_job import ForecastJob, run
+
+HORIZON = 24
+TINY_CSFT = {"d_model": 8, "n_heads": 2}
+TRAINING = {"batch_size": 16, "epochs": 2, "patience": 2, "max_batches_per_epoch": 3}
+PRETRAINING = {"epochs": 1, "batch_size": 16, "max_batches_per_epoch": 2}
+
+
+@pytest.fixture(scope="module")
+def etth1(mirror):
+    return lambda lookback: ETTSeries.load(mirror / "ETT-small" / "ETTh1.csv", "ETTh1", lookback)
+
+
+def base_windows(n=10, lookback=12, horizon=3, channels=2):
+    values = torch.arange(200 * channels, dtype=torch.float32).reshape(200, channels).numpy()
+    return ForecastWindows(values, torch.arange(n).numpy() * 5, lookback, horizon)
+
+
+def test_cropped_windows_keep_the_last_rows_and_the_targets():
+    windows = base_windows()
+    cropped = CroppedWindows(windows, 5)
+    for i in (0, 4, 9):
+        x, y = windows[i]
+        cx, cy = cropped[i]
+        assert torch.equal(cx, x[-5:]) and torch.equal(cy, y)
+    assert len(cropped) == len(windows)
+    with pytest.raises(ValueError, match="13"):
+        CroppedWindows(windows, 13)
+
+
+def test_random_lookback_collate_crops_each_batch_to_one_length():
+    windows = base_windows()
+    batch = [windows[i] for i in range(4)]
+
+    def lengths(seed):
+        collate = RandomLookbackCollate(4, 12, torch.Generator().manual_seed(seed))
+        return [collate(batch)[0].shape[1] for _ in range(30)]
+
+    drawn = lengths(0)
+    assert all(4 <= t < 12 for t in drawn) and len(set(drawn)) > 3
+    assert drawn == lengths(0) and drawn != lengths(1)
+    x, y = RandomLookbackCollate(6, 7, torch.Generator())(batch)
+    assert x.shape == (4, 6, 2) and torch.equal(x[1], windows[1][0][-6:])
+    assert torch.equal(y, torch.stack([item[1] for item in batch]))
+
+
+def test_main_track_dlinear_scores_every_test_window(etth1):
+    job = ForecastJob("dlinear", "ETTh1", HORIZON, 0, (96, 97), (96,))
+    result = run(job, etth1(job.max_lookback), {}, TRAINING)
+    (record,) = result.records
+    assert record["track"] == "main" and record["lookback"] == 96
+    assert record["n_test_windows"] == 2880 - HORIZON + 1
+    assert record["epochs_run"] == len(result.history) <= TRAINING["epochs"]
+    assert result.examples["x"].shape == (3, 96, 7) and result.pretrain_history == []
+
+
+def test_uf_track_csft_tests_every_lookback_on_the_same_targets(etth1):
+    job = ForecastJob("csft", "ETTh1", HORIZON, 0, (64, 128), (64, 100, 127))
+    logged = []
+    result = run(
+        job,
+        etth1(job.max_lookback),
+        TINY_CSFT,
+        TRAINING,
+        PRETRAINING,
+        log_metrics=lambda values, step: logged.append((step, values)),
+    )
+    assert job.track == "uf" and [r["lookback"] for r in result.records] == [64, 100, 127]
+    assert {r["n_test_windows"] for r in result.records} == {2880 - HORIZON + 1}
+    assert len({r["test_mse"] for r in result.records}) == 3  # the look-back matters
+    assert len(result.pretrain_history) == 1
+    keys = set().union(*(values for _, values in logged))
+    assert {"pretrain_val_total", "train_loss", "val_loss", "grad_ratio_l1"} <= keys
+    assert "attn_entropy_frac_l2_h1" in keys
+
+
+def test_probe_mode_trains_the_head_only(etth1):
+    job = ForecastJob("csft", "ETTh1", HORIZON, 0, (64, 65), (64,))
+    series = etth1(64)
+    torch.manual_seed(0)
+    result = run(job, series, TINY_CSFT, TRAINING, {"epochs": 0}, mode="probe")
+    assert all(not p.requires_grad for p in result.model.encoder.parameters())
+    assert all(p.requires_grad for p in result.model.head.parameters())
+    with pytest.raises(ValueError, match="probe"):
+        run(
+            ForecastJob("dlinear", "ETTh1", HORIZON, 0, (64, 65), (64,)),
+            series,
+            {},
+            TRAINING,
+            mode="probe",
+        )  # noqa: E501
+
+
+def test_same_seed_same_metrics(etth1):
+    job = ForecastJob("csft", "ETTh1", HORIZON, 3, (64, 65), (64,))
+    first = run(job, etth1(64), TINY_CSFT, TRAINING, PRETRAINING).records[0]
+    again = run(job, etth1(64), TINY_CSFT, TRAINING, PRETRAINING).records[0]
+    assert first["test_mse"] == again["test_mse"]
