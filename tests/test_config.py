@@ -35,9 +35,15 @@ def test_defaults_fill_a_minimal_config():
     config = {}
     validate(config, SCHEMA)
     assert config["seeds"] == [2021, 2022, 2023]
-    assert config["forecast"]["lookback"] == 336
+    assert config["forecast"]["runs"] == [
+        {"model": "dlinear", "lookback": 336},
+        {"model": "dlinear", "lookback": 512},
+        {"model": "csft", "lookback": 512},
+    ]
     assert config["forecast"]["horizons"] == [96, 192, 336, 720]
-    assert config["forecast"]["models"] == ["dlinear"]
+    assert config["forecast_uf"]["intervals"][0]["eval_lookbacks"] == [512, 640, 768, 896, 1023]
+    assert config["models"]["csft"]["architecture"]["fusion"] == "cross_attention"
+    assert config["models"]["csft"]["pretraining"]["ssl"]["independence_weight"] == 0.1
     assert config["ett"] == {"datasets": ["ETTh1", "ETTh2", "ETTm1", "ETTm2"], "features": "M"}
     assert config["models"]["dlinear"]["architecture"] == {"kernel_size": 25, "individual": False}
     assert config["models"]["dlinear"]["recipe_overrides"] == []
@@ -48,7 +54,7 @@ def test_defaults_fill_a_minimal_config():
 def test_defaults_fill_gaps_inside_a_partial_section():
     config = {"forecast": {"horizons": [24]}, "models": {"dlinear": {"training": {"epochs": 2}}}}
     validate(config, SCHEMA)
-    assert config["forecast"] == {"models": ["dlinear"], "lookback": 336, "horizons": [24]}
+    assert config["forecast"]["horizons"] == [24] and len(config["forecast"]["runs"]) == 3
     training = config["models"]["dlinear"]["training"]
     assert training["epochs"] == 2 and training["batch_size"] == 32
 
@@ -59,6 +65,7 @@ def test_defaults_fill_gaps_inside_a_partial_section():
         ({"bogus_key": 1}, "bogus_key"),
         ({"models": {"dlinear": {"training": {"lr": 0.1}}}}, "lr"),
         ({"forecast": {"horizon": [96]}}, "horizon"),
+        ({"models": {"csft": {"pretraining": {"ssl": {"lambda": 1}}}}}, "lambda"),
         ({"models": {"dlinear": {"architecture": {"kernal_size": 5}}}}, "kernal_size"),
         ({"models": {"dlinaer": {}}}, "dlinaer"),
         ({"models": {"dlinear": {"recipe_overrides": [{"dataset": "ETTh1", "lr": 1}]}}}, "lr"),
@@ -94,7 +101,12 @@ def test_unknown_keys_are_rejected_by_name(config, key):
         {"models": {"dlinear": {"training": {"batch_size": 0}}}},
         {"models": {"dlinear": {"training": {"learning_rate": 0}}}},
         {"models": {"dlinear": {"training": {"epochs": 2.5}}}},
-        {"models": {"dlinear": {"training": {"lr_schedule": "cosine"}}}},
+        {"models": {"dlinear": {"training": {"lr_schedule": "linear_warmup"}}}},
+        {"models": {"csft": {"architecture": {"fusion": "concat"}}}},
+        {"models": {"csft": {"mode": "freeze"}}},
+        {"forecast": {"runs": [{"model": "csft"}]}},
+        {"forecast": {"runs": [{"model": "csft", "lookback": 512, "datasets": ["ETTh9"]}]}},
+        {"forecast_uf": {"models": ["dlinear"]}},
         {"models": {"dlinear": {"architecture": {"individual": "yes"}}}},
         {"models": {"dlinear": {"architecture": {"kernel_size": 24}}}},
         {"models": {"dlinear": {"recipe_overrides": [{"learning_rate": 0.1}]}}},
