@@ -2,6 +2,8 @@
 # workflow/rules/, what they run in workflow/scripts/, the config schema in workflow/schemas/.
 from snakemake.utils import min_version, validate
 
+from csft.config import check_architectures
+
 min_version("9.0")
 
 
@@ -9,6 +11,7 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+check_architectures(config["models"])
 
 
 include: "workflow/rules/common.smk"

@@ -48,7 +48,8 @@ class RevIN(nn.Module):
     """Reversible instance normalization (Kim et al., ICLR 2022) over the time axis.
 
     Each series in the batch is standardised by its own mean and std before the model and the
-    forecast is mapped back after it, which removes level shifts between train and test.
+    forecast is mapped back after it, which removes level shifts between train and test. The
+    statistics are detached, as in the reference implementation (ts-kim/RevIN, PatchTST).
     """
 
     def __init__(self, n_channels: int, affine: bool = False, eps: float = 1e-5):
@@ -61,8 +62,10 @@ class RevIN(nn.Module):
 
     def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """x: (B, L, C) -> (normalized (B, L, C), statistics for `denormalize`)."""
-        mean = x.mean(dim=1, keepdim=True)  # (B, 1, C)
-        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps)  # (B, 1, C)
+        mean = x.mean(dim=1, keepdim=True).detach()  # (B, 1, C)
+        std = torch.sqrt(
+            x.var(dim=1, keepdim=True, unbiased=False) + self.eps
+        ).detach()  # (B, 1, C)
         z = (x - mean) / std
         if self.affine:
             z = z * self.weight + self.bias

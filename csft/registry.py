@@ -14,6 +14,7 @@ from torch import nn
 MODELS: dict[str, str] = {
     "csft": "csft.model:CSFT",
     "dlinear": "baselines.dlinear:DLinear",
+    "patchtst": "baselines.patchtst:PatchTST",
 }
 
 

@@ -39,9 +39,10 @@ def test_model_contract(name):
         assert torch.equal(twin(x), model(x))
         assert not torch.equal(twin(x), fresh(name, 1)(x))
 
-    # Gradients reach every parameter.
+    # Gradients reach every trainable parameter (PatchTST keeps its fixed attention scale as a
+    # frozen parameter, as the official code does).
     out.pow(2).mean().backward()
-    params = dict(model.named_parameters())
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     assert params
     for pname, param in params.items():
         assert param.grad is not None, f"{name}: no gradient for {pname}"

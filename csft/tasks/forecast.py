@@ -21,7 +21,7 @@ from csft import metrics
 
 log = logging.getLogger(__name__)
 
-LR_SCHEDULES = ("constant", "halve_every_epoch", "cosine")
+LR_SCHEDULES = ("constant", "halve_every_epoch", "cosine", "patchtst_type3", "onecycle")
 OPTIMIZERS = ("adam", "adamw")
 
 
@@ -38,6 +38,8 @@ class TrainingConfig:
     optimizer: str = "adam"  # or "adamw" (decoupled weight decay)
     weight_decay: float = 0.0
     max_batches_per_epoch: int = 0  # 0: every training batch; > 0: a seeded random subset
+    pct_start: float = 0.3  # onecycle: fraction of the steps spent increasing the lr
+    official_test_batch: int = 0  # > 0: also score the official way (drop_last, this batch)
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
@@ -68,8 +70,22 @@ def predict(model: nn.Module, windows: Dataset, batch_size: int) -> Forecasts:
     return Forecasts(np.concatenate(preds), np.concatenate(trues))
 
 
-def make_optimizer(parameters, config: TrainingConfig):
-    """Optimizer and per-epoch learning-rate scheduler of a recipe (frozen parameters skipped)."""
+def patchtst_type3(epoch: int) -> float:
+    """Learning-rate factor of epoch `epoch` (from 1) in the official PatchTST code, lradj type3.
+
+    Epoch 1 runs at 1/25 of the lr: the official loop builds a OneCycleLR (which sets the lr to
+    max_lr / 25) before training and only overwrites the lr after the first epoch. Then the lr
+    holds for three epochs and decays by 0.9 per epoch.
+    """
+    return 1 / 25 if epoch == 1 else 0.9 ** max(0, epoch - 4)
+
+
+def make_optimizer(parameters, config: TrainingConfig, steps_per_epoch: int = 1):
+    """Optimizer and learning-rate scheduler of a recipe (frozen parameters skipped).
+
+    Every scheduler steps once per epoch except "onecycle" (PatchTST's "TST"), which steps per
+    batch.
+    """
     trainable = [p for p in parameters if p.requires_grad]
     if config.optimizer == "adamw":
         optimizer = torch.optim.AdamW(
@@ -81,6 +97,16 @@ def make_optimizer(parameters, config: TrainingConfig):
         )  # noqa: E501
     if config.lr_schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    elif config.lr_schedule == "patchtst_type3":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: patchtst_type3(i + 1))
+    elif config.lr_schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=config.learning_rate,
+            epochs=config.epochs,
+            steps_per_epoch=steps_per_epoch,
+            pct_start=config.pct_start,
+        )
     else:
         gamma = 0.5 if config.lr_schedule == "halve_every_epoch" else 1.0
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
@@ -114,7 +140,11 @@ def train(
         raise ValueError(
             f"{len(train_windows)} training windows is fewer than one batch of {config.batch_size}"
         )
-    optimizer, scheduler = make_optimizer(model.parameters(), config)
+    steps = len(train_loader)
+    if config.max_batches_per_epoch:
+        steps = min(steps, config.max_batches_per_epoch)
+    optimizer, scheduler = make_optimizer(model.parameters(), config, steps)
+    per_step = config.lr_schedule == "onecycle"
     loss_fn = nn.MSELoss()
     best_loss, best_state, stale, history = float("inf"), None, 0, []
     for epoch in range(1, config.epochs + 1):
@@ -130,6 +160,8 @@ def train(
                 raise FloatingPointError(f"training loss became {loss.item()} in epoch {epoch}")
             loss.backward()
             optimizer.step()
+            if per_step:
+                scheduler.step()
             losses.append(loss.item())
         val = predict(model, val_windows, config.eval_batch_size)
         row = {
@@ -149,6 +181,7 @@ def train(
             if stale >= config.patience:
                 log.info("early stop after epoch %d (best val %.6f)", epoch, best_loss)
                 break
-        scheduler.step()
+        if not per_step:
+            scheduler.step()
     model.load_state_dict(best_state)
     return history

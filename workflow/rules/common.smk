@@ -2,7 +2,7 @@
 import os
 
 from csft import tracking
-from csft.config import resolve_training
+from csft.config import resolve_architecture, resolve_training
 
 RESULTS = config["results_dir"]
 DATA = config["data_dir"]

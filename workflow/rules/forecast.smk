@@ -22,7 +22,9 @@ rule train_forecast:
         train_lookbacks=lambda w: [int(w.lookback), int(w.lookback) + 1],
         eval_lookbacks=lambda w: [int(w.lookback)],
         features=config["ett"]["features"],
-        architecture=lambda w: config["models"][w.model]["architecture"],
+        architecture=lambda w: resolve_architecture(
+            config["models"][w.model], w.dataset, int(w.horizon)
+        ),
         training=lambda w: resolve_training(
             config["models"][w.model], w.dataset, int(w.horizon)
         ),
@@ -54,7 +56,9 @@ rule train_forecast_uf:
         train_lookbacks=lambda w: [int(w.low), int(w.high)],
         eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
         features=config["ett"]["features"],
-        architecture=lambda w: config["models"][w.model]["architecture"],
+        architecture=lambda w: resolve_architecture(
+            config["models"][w.model], w.dataset, int(w.horizon)
+        ),
         training=lambda w: resolve_training(
             config["models"][w.model], w.dataset, int(w.horizon)
         ),

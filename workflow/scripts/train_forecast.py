@@ -79,8 +79,13 @@ with tracking.job_run(
     summary = {"train_seconds": seconds, "n_parameters": n_parameters}
     for record in result.records:
         suffix = "" if job.track == "main" else f"_L{record['lookback']}"
-        keys = ("test_mse", "test_mae", "test_mse_raw", "test_mae_raw", "n_test_windows")
-        summary.update({f"{key}{suffix}": record[key] for key in keys})
+        summary.update(
+            {
+                f"{key}{suffix}": value
+                for key, value in record.items()
+                if key.startswith(("test_", "n_test"))
+            }  # noqa: E501
+        )
     summary.update(best_val_loss=result.records[0]["best_val_loss"], epochs_run=len(result.history))
     mlflow.log_metrics(summary)
 
