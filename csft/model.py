@@ -280,6 +280,10 @@ class CSFT(nn.Module):
             nn.Flatten(), nn.Dropout(config.head_dropout), nn.Linear(features, config.horizon)
         )  # noqa: E501
 
+    def represent(self, x: torch.Tensor) -> torch.Tensor:
+        """Frozen features of univariate series x: (N, T) -> H_L, (N, d_L) (shared analysis API)."""
+        return self.encoder.represent(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, C) -> (B, H, C)."""
         b, _, c = x.shape

@@ -15,6 +15,7 @@ import pandas as pd
 FORECAST_KEYS = ["track", "model", "dataset", "horizon", "lookback"]
 PAPER_KEYS = ["model", "dataset", "horizon", "lookback"]
 FORECAST_METRICS = ["test_mse", "test_mae", "test_mse_raw", "test_mae_raw"]
+OFFICIAL_METRICS = ["test_mse_official", "test_mae_official"]  # drop_last, as official loaders
 
 
 def paper_numbers() -> pd.DataFrame:
@@ -32,8 +33,9 @@ def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd (ddof 1) and count over seeds per track x model x dataset x horizon x look-back."""
     if "track" not in jobs:
         jobs = jobs.assign(track="main")
-    grouped = jobs.groupby(FORECAST_KEYS, sort=True)
-    table = grouped[FORECAST_METRICS].agg(["mean", "std"])
+    grouped = jobs.groupby(FORECAST_KEYS, sort=True, dropna=False)
+    metrics = FORECAST_METRICS + [m for m in OFFICIAL_METRICS if m in jobs]
+    table = grouped[metrics].agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     table["n_seeds"] = grouped["seed"].nunique()
     table["n_test_windows"] = grouped["n_test_windows"].first()
@@ -43,6 +45,10 @@ def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
         values = published[published.metric == metric].rename(columns={"low": f"paper_{metric}"})
         table = table.merge(values[PAPER_KEYS + [f"paper_{metric}"]], on=PAPER_KEYS, how="left")
     table["mse_vs_paper_pct"] = 100 * (table.test_mse_mean / table.paper_mse - 1)
+    if "test_mse_official_mean" in table:
+        table["official_mse_vs_paper_pct"] = 100 * (
+            table.test_mse_official_mean / table.paper_mse - 1
+        )  # noqa: E501
     return table
 
 
@@ -87,10 +93,28 @@ def forecast_markdown(table: pd.DataFrame) -> str:
         f"- {r.model} {r.metric.upper()} on {r.dataset}: {r.low:.3f}-{r.high:.3f} ({r.source})"
         for r in ranges.itertuples()
     )
+    if "test_mse_official_mean" in main:
+        official = main.test_mse_official_mean.notna().to_numpy()
+        cells = _cells(main.test_mse_official_mean, main.test_mse_official_std)
+        rows.insert(
+            6,
+            "MSE (official eval)",
+            [c if keep else "" for c, keep in zip(cells, official, strict=True)],  # noqa: E501
+        )
+        rows.insert(
+            9,
+            "Δ official %",
+            main.official_mse_vs_paper_pct.map(
+                lambda v: "" if pd.isna(v) else f"{v:+.1f}"
+            ).to_numpy(),  # noqa: E501
+        )
     text = (
         "# Forecasting (ETT, normalized scale unless marked raw)\n\n"
         "Ours: mean ± sd over seeds, every test window scored. Paper: as published, for "
-        "comparison only.\n\n## Main track (one look-back per model)\n\n"
+        "comparison only. MSE (official eval): the same predictions scored as the official "
+        "loaders do (drop_last=True: the last incomplete test batch is not scored), shown only "
+        "to check that published numbers are reproduced.\n\n"
+        "## Main track (one look-back per model)\n\n"
         + rows.to_markdown(index=False, disable_numparse=True)
         + "\n\nPublished ranges (over ETT sets and horizons), shown beside the models they "
         "belong to:\n\n" + notes + "\n"

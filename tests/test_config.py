@@ -178,3 +178,35 @@ def test_shipped_config_recipes_build_training_configs():
     for dataset in config["ett"]["datasets"]:
         for horizon in config["forecast"]["horizons"]:
             TrainingConfig(**resolve_training(dlinear, dataset, horizon))
+
+
+def test_architecture_overrides_apply_per_dataset():
+    from csft.config import resolve_architecture
+
+    settings = load("config.yaml")["models"]["patchtst"]
+    etth1 = resolve_architecture(settings, "ETTh1", 96)
+    ettm1 = resolve_architecture(settings, "ETTm1", 96)
+    assert (etth1["d_model"], etth1["n_heads"], etth1["d_ff"], etth1["dropout"]) == (
+        16,
+        4,
+        128,
+        0.3,
+    )  # noqa: E501
+    assert (ettm1["d_model"], ettm1["n_heads"], ettm1["d_ff"], ettm1["dropout"]) == (
+        128,
+        16,
+        256,
+        0.2,
+    )  # noqa: E501
+    assert resolve_training(settings, "ETTm1", 96)["lr_schedule"] == "onecycle"
+    assert "architecture" not in resolve_training(settings, "ETTh1", 96)
+
+
+def test_unknown_architecture_key_fails_before_any_job():
+    from csft.config import check_architectures
+
+    config = load("config.yaml")
+    check_architectures(config["models"])  # the shipped config is clean
+    config["models"]["patchtst"]["recipe_overrides"][0]["architecture"]["d_modle"] = 8
+    with pytest.raises(ValueError, match="d_modle"):
+        check_architectures(config["models"])

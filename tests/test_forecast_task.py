@@ -179,3 +179,29 @@ def test_unknown_schedule_and_optimizer_raise():
         TrainingConfig(lr_schedule="linear_warmup")
     with pytest.raises(ValueError, match="sgd"):
         TrainingConfig(optimizer="sgd")
+
+
+def test_patchtst_type3_reproduces_the_official_learning_rates():
+    from csft.tasks.forecast import patchtst_type3
+
+    # Official loop: OneCycleLR(max_lr=lr) sets lr/25 before epoch 1; then type3 after each
+    # epoch e (from 1) sets lr if e < 3 else lr * 0.9 ** (e - 3) for epoch e + 1.
+    official = [1 / 25] + [1.0 if e < 3 else 0.9 ** (e - 3) for e in range(1, 12)]
+    assert [patchtst_type3(e) for e in range(1, 13)] == pytest.approx(official)
+
+
+def test_onecycle_steps_per_batch_and_peaks_at_pct_start():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    config = TrainingConfig(learning_rate=0.01, epochs=4, lr_schedule="onecycle", pct_start=0.25)
+    from csft.tasks.forecast import make_optimizer
+
+    optimizer, scheduler = make_optimizer(model.parameters(), config, steps_per_epoch=10)
+    rates = []
+    for _ in range(40):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.01 / 25)
+    assert max(rates) == pytest.approx(0.01, rel=1e-3) and rates.index(max(rates)) in (9, 10)
+    assert rates[-1] < rates[0]

@@ -163,3 +163,22 @@ def test_architecture_settings_reach_the_model():
     model = build_model("dlinear", {"kernel_size": 5, "individual": True}, **SHAPE)
     assert model.config == DLinearConfig(96, 24, 3, kernel_size=5, individual=True)
     assert model.decomposition.moving_average.kernel_size == 5
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(MODELS) if hasattr(model_class(n), "represent")]
+)
+def test_representation_contract(name):
+    """The shared extraction API of the feature analyses: (N, L) series -> (N, D) features."""
+    model = fresh(name, 0)
+    series = torch.randn(6, SHAPE["lookback"], generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        features = model.represent(series)
+        assert features.ndim == 2 and features.shape[0] == 6 and features.shape[1] > 1
+        assert torch.isfinite(features).all()
+        assert torch.equal(features, model.represent(series))
+        assert torch.allclose(model.represent(series[:2]), features[:2], atol=1e-5)
+
+
+def test_models_with_a_representation():
+    assert {n for n in MODELS if hasattr(model_class(n), "represent")} == {"csft", "patchtst"}
