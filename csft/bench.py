@@ -1,7 +1,12 @@
-"""How CSFT's training cost grows with the look-back T, with the paper's widths and with a cap.
+"""Training cost: CSFT's growth with the look-back T, and PatchTST's speed against the official.
+
+By default: how CSFT's training cost grows with T, with the paper's widths and with a width cap.
+With `--model patchtst`: how fast our PatchTST trains, beside the official code if given.
 
     python -m csft.bench [--lengths 512 1024 2048 4096] [--batch 8] [--repeats 3]
                          [--d-max 256] [--threads 0] [--out results/bench]
+    python -m csft.bench --model patchtst [--official PATH] [--batch 128] [--steps 10]
+                         [--warmup 2] [--repeats 3] [--rounds 2] [--threads 0]
 
 Why the cost grows. T in [2^k, 2^(k+1)) is placed on a grid of 2^k points, so P_0 = 2^k / 16
 patches and L = k - 4 Conv-like Transformer Layers. Scale l has P_l = P_0 / 2^l tokens of width
@@ -25,11 +30,31 @@ On a shared machine the times are only as good as the machine is idle: `load_1mi
 load average when each configuration finished. With more runnable processes than cores, torch's
 intra-op threads (default: all cores) wait on each other and small models slow down by 10-100x
 at random; `--threads 1` gives stable numbers there.
+
+PatchTST (`--model patchtst`, written to patchtst_speed.md / .csv). Training throughput of
+baselines/patchtst.py on the official ETTh1 setting (scripts/PatchTST/etth1.sh: look-back 336,
+horizon 96, 7 channels, patch 16 / stride 8 with end padding, 3 layers, d_model 16, 4 heads,
+d_ff 128, dropout 0.3), batch 128, Adam (lr 1e-4), MSE loss: a full step (zero_grad, forward,
+backward, optimizer step) in train mode. Each run is a fresh Python process: `warmup` untimed
+steps, then `repeats` timings of `steps` steps each; a run's samples/s is batch * steps / time,
+median over its repeats; its memory is the process's peak RSS (and its growth over the imports)
+and the MiB of activations the forward pass keeps for backward (saved-tensor hooks, as above).
+With `--official PATH` (a folder exported from github.com/yuqinie98/PatchTST, i.e. its
+PatchTST_supervised/) the official `models.PatchTST.Model` is measured the same way: same
+threads, batch, seed-fixed input and target, optimizer and loss; PATH goes on sys.path only
+inside that implementation's own subprocess, at run time (nothing official is imported
+otherwise, and no official code is part of this suite). The two alternate, ABBA order over
+`rounds` (ours, official, official, ours, ...), so both see the same background load; the
+table gives each implementation's median over its runs, their spread, and ours / official.
+The two models compute the same function (the parameter counts are equal) but are initialised
+from different random streams; speed does not depend on the weights' values.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import resource
@@ -37,6 +62,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -45,12 +71,41 @@ import torch
 from csft.model import CSFT, CSFTConfig
 
 HORIZON = 96
+PATCHTST_ETTH1 = {  # official scripts/PatchTST/etth1.sh
+    "lookback": 336,
+    "horizon": 96,
+    "n_channels": 7,
+    "n_layers": 3,
+    "n_heads": 4,
+    "d_model": 16,
+    "d_ff": 128,
+    "dropout": 0.3,
+    "patch_len": 16,
+    "stride": 8,
+}
 GOAL_RATIO = 10.0  # the issue's goal: time(4096) / time(512) <= 10 with the width cap
 
 
 def peak_rss_mib() -> float:
     """This process's peak resident set size so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def counting_saved(model: torch.nn.Module) -> Iterator[dict[int, int]]:
+    """Within the block, record storage -> bytes of every activation autograd keeps for
+    backward (the model's own parameters excluded); sum the values for the total."""
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        yield saved
 
 
 def n_parameters(config: CSFTConfig) -> int:
@@ -90,16 +145,7 @@ def measure(
         model(x).pow(2).mean().backward()
         return time.perf_counter() - start
 
-    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved: dict[int, int] = {}  # storage -> bytes of the activations kept for backward
-
-    def keep(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in parameters:
-            saved[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+    with counting_saved(model) as saved:
         step()  # warm-up (first-call allocations, kernel selection), counting saved activations
     seconds = statistics.median(step() for _ in range(repeats))
     peak = peak_rss_mib()
@@ -126,9 +172,14 @@ def measure_isolated(**kwargs) -> dict:
     A plain subprocess (not multiprocessing) so it works from any caller, pytest and stdin
     included; a child killed for memory becomes a RuntimeError naming its exit status.
     """
+    return run_isolated("measure", kwargs)
+
+
+def run_isolated(function: str, kwargs: dict) -> dict:
+    """csft.bench.<function>(**kwargs) in a fresh Python process; its record, or RuntimeError."""
     code = (
-        "import json, sys; from csft.bench import measure; "
-        "print(json.dumps(measure(**json.loads(sys.argv[1]))))"
+        f"import json, sys; from csft.bench import {function}; "
+        f"print(json.dumps({function}(**json.loads(sys.argv[1]))))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True
@@ -137,6 +188,207 @@ def measure_isolated(**kwargs) -> dict:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"measurement exited with status {done.returncode}: {tail[0]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def build_patchtst(official: str | None = None, **setting) -> torch.nn.Module:
+    """Our PatchTST, or with `official` (an exported PatchTST_supervised/ folder) the official
+    `Model`, for one setting (PATCHTST_ETTH1's keys). Call with `official` only in a process of
+    its own (`run_isolated`): it puts that folder on sys.path."""
+    if official is None:
+        from baselines.patchtst import PatchTST, PatchTSTConfig
+
+        return PatchTST(PatchTSTConfig(**setting))
+    folder = Path(official).resolve()
+    if not (folder / "models" / "PatchTST.py").is_file():
+        raise FileNotFoundError(f"{folder} has no models/PatchTST.py (want PatchTST_supervised/)")
+    sys.path.insert(0, str(folder))
+    module = importlib.import_module("models.PatchTST")
+    configs = argparse.Namespace(  # the fields the official Model reads (run_longExp.py names)
+        enc_in=setting["n_channels"],
+        seq_len=setting["lookback"],
+        pred_len=setting["horizon"],
+        e_layers=setting["n_layers"],
+        n_heads=setting["n_heads"],
+        d_model=setting["d_model"],
+        d_ff=setting["d_ff"],
+        dropout=setting["dropout"],
+        fc_dropout=setting["dropout"],  # unused by the flatten head; the scripts set it so
+        head_dropout=0.0,
+        individual=0,
+        patch_len=setting["patch_len"],
+        stride=setting["stride"],
+        padding_patch="end",
+        revin=1,
+        affine=0,
+        subtract_last=0,
+        decomposition=0,
+        kernel_size=25,
+    )
+    return module.Model(configs)
+
+
+def measure_patchtst(
+    official: str | None = None,
+    batch: int = 128,
+    steps: int = 10,
+    warmup: int = 2,
+    repeats: int = 3,
+    threads: int = 0,
+    lr: float = 1e-4,
+    seed: int = 0,
+    setting: dict | None = None,
+) -> dict:
+    """Training throughput and memory of PatchTST (ours, or the official code at `official`).
+
+    A step is zero_grad, forward, MSE loss, backward and an Adam step, in train mode, on one
+    seed-fixed batch. Returns: implementation, parameter count, samples/s (batch * steps /
+    time, median over `repeats` after `warmup` untimed steps), the process's peak RSS and its
+    growth while the model was built and trained (MiB; this run's own in a fresh process), and
+    the MiB of activations the forward pass keeps for backward.
+    """
+    setting = {**PATCHTST_ETTH1, **(setting or {})}
+    if threads:
+        torch.set_num_threads(threads)
+    rss_before = peak_rss_mib()
+    torch.manual_seed(seed)
+    model = build_patchtst(official, **setting).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, setting["lookback"], setting["n_channels"], generator=generator)
+    y = torch.randn(batch, setting["horizon"], setting["n_channels"], generator=generator)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+
+    with counting_saved(model) as saved:
+        step()  # first warm-up step, counting the activations kept for backward
+    for _ in range(warmup - 1):
+        step()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        seconds.append(time.perf_counter() - start)
+    peak = peak_rss_mib()
+    return {
+        "implementation": "ours" if official is None else "official",
+        "params": sum(p.numel() for p in model.parameters()),
+        "batch": batch,
+        "steps": steps,
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+        "samples_per_s": batch * steps / statistics.median(seconds),
+        "peak_rss_mib": peak,
+        "rss_growth_mib": peak - rss_before,
+        "saved_mib": sum(saved.values()) / 2**20,
+        "load_1min": os.getloadavg()[0],
+    }
+
+
+def patchtst_order(rounds: int, official: bool) -> list[str]:
+    """Run order: ours alone, or ours and official alternating ABBA (ours, off, off, ours, ...)."""
+    if not official:
+        return ["ours"] * rounds
+    pairs = [("ours", "official") if r % 2 == 0 else ("official", "ours") for r in range(rounds)]
+    return [name for pair in pairs for name in pair]
+
+
+def patchtst_table(records: list[dict]) -> pd.DataFrame:
+    """Per-run records -> one row per implementation (medians over runs) and ours / official."""
+    runs = pd.DataFrame(records)
+    table = runs.groupby("implementation", sort=False).agg(
+        params=("params", "first"),
+        batch=("batch", "first"),
+        threads=("threads", "first"),
+        runs=("samples_per_s", "size"),
+        samples_per_s=("samples_per_s", "median"),
+        samples_per_s_min=("samples_per_s", "min"),
+        samples_per_s_max=("samples_per_s", "max"),
+        peak_rss_mib=("peak_rss_mib", "median"),
+        rss_growth_mib=("rss_growth_mib", "median"),
+        saved_mib=("saved_mib", "median"),
+        load_1min_max=("load_1min", "max"),
+    )
+    table = table.reindex([i for i in ("ours", "official") if i in table.index]).reset_index()
+    if "official" in set(table.implementation):
+        official = table.set_index("implementation").loc["official"]
+        ours = table.set_index("implementation").loc["ours"]
+        table = pd.concat(
+            [
+                table,
+                pd.DataFrame(
+                    [
+                        {
+                            "implementation": "ours / official",
+                            "samples_per_s": ours.samples_per_s / official.samples_per_s,
+                            "peak_rss_mib": ours.peak_rss_mib / official.peak_rss_mib,
+                            "rss_growth_mib": ours.rss_growth_mib / official.rss_growth_mib,
+                            "saved_mib": ours.saved_mib / official.saved_mib,
+                        }
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
+    return table
+
+
+def patchtst_markdown(table: pd.DataFrame) -> str:
+    """The table as markdown: counts as integers, blanks where a ratio has no meaning."""
+    display = table.astype(object)
+    for column in display.columns:
+        whole = column in ("params", "batch", "threads", "runs")
+        values = [None if pd.isna(v) else int(v) if whole else v for v in display[column]]
+        display[column] = pd.Series(values, index=display.index, dtype=object)
+    return display.to_markdown(index=False, floatfmt=".2f", missingval="")
+
+
+def patchtst_main(args: argparse.Namespace) -> int:
+    """`--model patchtst`: alternate isolated runs, print and write the table."""
+    from csft.atomic import write_text
+
+    if args.official is not None and not (args.official / "models" / "PatchTST.py").is_file():
+        raise SystemExit(f"--official {args.official}: no models/PatchTST.py there")
+    batch = args.batch or 128
+    records = []
+    for name in patchtst_order(args.rounds, args.official is not None):
+        official = str(args.official.resolve()) if name == "official" else None
+        print(f"measuring {name} PatchTST (batch {batch})", flush=True)
+        record = run_isolated(
+            "measure_patchtst",
+            {
+                "official": official,
+                "batch": batch,
+                "steps": args.steps,
+                "warmup": args.warmup,
+                "repeats": args.repeats,
+                "threads": args.threads,
+            },
+        )
+        records.append(record)
+        print(f"  {record}", flush=True)
+    table = patchtst_table(records)
+    setting = ", ".join(f"{k} {v}" for k, v in PATCHTST_ETTH1.items())
+    header = (
+        f"Training throughput on the official ETTh1 setting ({setting}); batch "
+        f"{batch}, Adam lr 1e-4, MSE; {args.steps} steps x {args.repeats} repeats "
+        f"after {args.warmup} warm-up steps per run, each run a fresh process, "
+        f"{len(records)} runs in ABBA order; {os.cpu_count()} CPU cores, torch threads "
+        f"{records[0]['threads']}."
+    )
+    markdown = patchtst_markdown(table)
+    runs = pd.DataFrame(records).to_markdown(index=False, floatfmt=".2f")
+    print(f"\n{header}\n\n{markdown}")
+    write_text(
+        args.out / "patchtst_speed.md",
+        f"# PatchTST training speed\n\n{header}\n\n{markdown}\n\n## Runs\n\n{runs}\n",
+    )
+    write_text(args.out / "patchtst_speed.csv", table.to_csv(index=False))
+    print(f"\nwrote {args.out / 'patchtst_speed.md'} and {args.out / 'patchtst_speed.csv'}")
+    return 0
 
 
 def plan_runs(
@@ -196,14 +448,26 @@ def main(argv: list[str] | None = None) -> int:
     from csft.atomic import write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["csft", "patchtst"], default="csft")
     parser.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096])
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=None, help="csft: 8, patchtst: 128")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--d-max", type=int, default=256, help="width cap of the capped variant")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all)")
     parser.add_argument("--max-params", type=float, default=5e8)
     parser.add_argument("--out", type=Path, default=Path("results/bench"))
+    patchtst = parser.add_argument_group("--model patchtst")
+    patchtst.add_argument("--official", type=Path, default=None, help="PatchTST_supervised/")
+    patchtst.add_argument("--steps", type=int, default=10, help="training steps per timing")
+    patchtst.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    patchtst.add_argument("--rounds", type=int, default=2, help="runs of each implementation")
     args = parser.parse_args(argv)
+    if args.model == "patchtst":
+        return patchtst_main(args)
+    if args.official is not None:
+        parser.error("--official goes with --model patchtst")
+    if args.batch is None:
+        args.batch = 8
 
     records = []
     for item in plan_runs(args.lengths, args.d_max, args.batch, args.repeats, args.max_params):

@@ -84,7 +84,7 @@ class RevIN(nn.Module):
 def sinusoidal_positions(n_positions: int, width: int) -> torch.Tensor:
     """Fixed sine/cosine position codes (Vaswani et al., 2017): (n_positions, width)."""
     position = torch.arange(n_positions, dtype=torch.float32).unsqueeze(1)  # (P, 1)
-    frequency = torch.exp(torch.arange(0, width, 2, dtype=torch.float32) * (-math.log(1e4) / width))  # noqa: E501  (ln 10000)
+    frequency = torch.exp(torch.arange(0, width, 2, dtype=torch.float32) * (-math.log(1e4) / width))
     codes = torch.zeros(n_positions, width)
     codes[:, 0::2] = torch.sin(position * frequency)
     codes[:, 1::2] = torch.cos(position * frequency[: width // 2])
@@ -93,7 +93,7 @@ def sinusoidal_positions(n_positions: int, width: int) -> torch.Tensor:
 
 def transformer_encoder(
     width: int, n_heads: int, n_layers: int, ffn_ratio: int, dropout: float
-) -> nn.TransformerEncoder:  # noqa: E501
+) -> nn.TransformerEncoder:
     """A standard post-norm Transformer encoder over (B, P, width) tokens."""
     layer = nn.TransformerEncoderLayer(
         width, n_heads, dim_feedforward=ffn_ratio * width, dropout=dropout, batch_first=True

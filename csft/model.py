@@ -47,7 +47,7 @@ class LengthPlan:
 
 def length_plan(
     length: int, patch_len: int = 16, min_length: int = 64, max_length: int = 8192
-) -> LengthPlan:  # noqa: E501
+) -> LengthPlan:
     """T -> (interval, grid length, L); lengths outside [min_length, max_length) are errors.
 
     L = floor(log2(T / patch_len)) = k - log2(patch_len) for T in [2^k, 2^(k+1)), so
@@ -71,7 +71,7 @@ def place_on_grid(x: torch.Tensor, grid_length: int) -> torch.Tensor:
         return x
     return F.interpolate(
         x.unsqueeze(1), size=grid_length, mode="linear", align_corners=True
-    ).squeeze(1)  # noqa: E501
+    ).squeeze(1)
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -103,7 +103,7 @@ class CrossScaleFusion(nn.Module):
 
     def forward(
         self, coarse: torch.Tensor, fine: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: E501
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """coarse: (N, P_l, d_l), fine: (N, P_{l-1}, d_{l-1}) -> ((N, P_l, d_l), attention
         weights (N, heads, P_l, P_{l-1}))."""
         fused, weights = self.attention(coarse, fine, fine, average_attn_weights=False)
@@ -132,11 +132,11 @@ class ConvLikeTransformerLayer(nn.Module):
         self.widen = nn.Linear(config.repatch * finer_width, width)
         self.encoder = transformer_encoder(
             width, config.n_heads, config.n_layers, config.ffn_ratio, config.dropout
-        )  # noqa: E501
+        )
         if config.fusion == "cross_attention":
             self.fusion = CrossScaleFusion(
                 width, finer_width, config.n_heads, config.dropout, config.attention_residual
-            )  # noqa: E501
+            )
         else:
             self.fusion = ResidualFusion(width, finer_width, config.repatch)
 
@@ -222,10 +222,10 @@ class CSFTEncoder(nn.Module):
         self.embed_norm = nn.LayerNorm(widths[0])
         self.register_buffer(
             "positions", sinusoidal_positions(config.tokens()[0], widths[0]), persistent=False
-        )  # noqa: E501
+        )
         self.encoder = transformer_encoder(
             widths[0], config.n_heads, config.n_layers, config.ffn_ratio, config.dropout
-        )  # noqa: E501
+        )
         self.layers = nn.ModuleList(
             ConvLikeTransformerLayer(config, widths[level - 1], widths[level])
             for level in range(1, len(widths))
@@ -235,10 +235,10 @@ class CSFTEncoder(nn.Module):
         if not torch.isfinite(x).all():
             raise ValueError(
                 "CSFT input contains NaN or infinite values; clean or impute them first"
-            )  # noqa: E501
+            )
         plan = length_plan(
             x.shape[-1], self.config.patch_len, self.config.min_length, self.config.max_length
-        )  # noqa: E501
+        )
         if plan.grid_length != self.config.plan.grid_length:
             lo, hi = self.config.plan.interval
             raise ValueError(
@@ -278,7 +278,7 @@ class CSFT(nn.Module):
         features = sum(p * d for p, d in zip(config.tokens(), config.widths(), strict=True))
         self.head = nn.Sequential(
             nn.Flatten(), nn.Dropout(config.head_dropout), nn.Linear(features, config.horizon)
-        )  # noqa: E501
+        )
 
     def represent(self, x: torch.Tensor) -> torch.Tensor:
         """Frozen features of univariate series x: (N, T) -> H_L, (N, d_L) (shared analysis API)."""

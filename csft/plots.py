@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from csft.atomic import atomic_path  # noqa: E402
+from csft.atomic import atomic_path
 
 
 def save(figure: plt.Figure, path: str | Path) -> None:

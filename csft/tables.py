@@ -48,7 +48,7 @@ def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
     if "test_mse_official_mean" in table:
         table["official_mse_vs_paper_pct"] = 100 * (
             table.test_mse_official_mean / table.paper_mse - 1
-        )  # noqa: E501
+        )
     return table
 
 
@@ -99,14 +99,14 @@ def forecast_markdown(table: pd.DataFrame) -> str:
         rows.insert(
             6,
             "MSE (official eval)",
-            [c if keep else "" for c, keep in zip(cells, official, strict=True)],  # noqa: E501
+            [c if keep else "" for c, keep in zip(cells, official, strict=True)],
         )
         rows.insert(
             9,
             "Δ official %",
             main.official_mse_vs_paper_pct.map(
                 lambda v: "" if pd.isna(v) else f"{v:+.1f}"
-            ).to_numpy(),  # noqa: E501
+            ).to_numpy(),
         )
     text = (
         "# Forecasting (ETT, normalized scale unless marked raw)\n\n"

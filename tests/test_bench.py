@@ -1,8 +1,19 @@
-"""The CSFT scaling benchmark's measuring function, on one small configuration."""
+"""The benchmarks' measuring functions (CSFT scaling, PatchTST speed), on small settings."""
 
 import torch
 
-from csft.bench import goal_line, measure, measure_isolated, n_parameters, scaling_table
+from baselines.patchtst import PatchTST, PatchTSTConfig
+from csft.bench import (
+    goal_line,
+    measure,
+    measure_isolated,
+    measure_patchtst,
+    n_parameters,
+    patchtst_markdown,
+    patchtst_order,
+    patchtst_table,
+    scaling_table,
+)
 from csft.model import CSFT, CSFTConfig
 
 
@@ -33,3 +44,25 @@ def test_measure_returns_a_complete_record():
     assert list(table.variant) == ["cap 32", "paper"]
     assert (table.time_ratio == 1.0).all()
     assert "not measured" in goal_line(table, 32)
+
+
+def test_measure_patchtst_trains_ours_and_counts_its_parameters():
+    tiny = {"lookback": 64, "horizon": 24, "n_channels": 2, "n_heads": 2, "d_model": 8}
+    tiny |= {"d_ff": 16, "n_layers": 2}
+    threads = torch.get_num_threads()
+    try:
+        record = measure_patchtst(batch=4, steps=1, warmup=1, repeats=1, threads=1, setting=tiny)
+    finally:
+        torch.set_num_threads(threads)
+    config = PatchTSTConfig(**{**tiny, "dropout": 0.3, "patch_len": 16, "stride": 8})
+    assert record["params"] == sum(p.numel() for p in PatchTST(config).parameters())
+    assert record["implementation"] == "ours" and record["threads"] == 1
+    assert record["samples_per_s"] > 0 and record["saved_mib"] > 0
+
+    assert patchtst_order(2, official=True) == ["ours", "official", "official", "ours"]
+    assert patchtst_order(2, official=False) == ["ours", "ours"]
+    twin = record | {"implementation": "official", "samples_per_s": record["samples_per_s"] / 2}
+    table = patchtst_table([record, twin]).set_index("implementation")
+    assert table.loc["ours / official", "samples_per_s"] == 2.0
+    assert table.loc["official", "params"] == record["params"]
+    assert "| ours / official" in patchtst_markdown(table.reset_index())

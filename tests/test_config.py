@@ -191,13 +191,13 @@ def test_architecture_overrides_apply_per_dataset():
         4,
         128,
         0.3,
-    )  # noqa: E501
+    )
     assert (ettm1["d_model"], ettm1["n_heads"], ettm1["d_ff"], ettm1["dropout"]) == (
         128,
         16,
         256,
         0.2,
-    )  # noqa: E501
+    )
     assert resolve_training(settings, "ETTm1", 96)["lr_schedule"] == "onecycle"
     assert "architecture" not in resolve_training(settings, "ETTh1", 96)
 

@@ -94,7 +94,7 @@ def test_probe_mode_trains_the_head_only(etth1):
             {},
             TRAINING,
             mode="probe",
-        )  # noqa: E501
+        )
 
 
 def test_same_seed_same_metrics(etth1):

@@ -130,7 +130,7 @@ class RandomLookbackCollate:
 
     def __call__(
         self, batch: list[tuple[torch.Tensor, torch.Tensor]]
-    ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: E501
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         lookback = int(torch.randint(self.low, self.high, (1,), generator=self.generator))
         x = torch.stack([item[0][-lookback:] for item in batch])  # (B, lookback, C)
         y = torch.stack([item[1] for item in batch])  # (B, H, C)

@@ -90,11 +90,11 @@ def make_optimizer(parameters, config: TrainingConfig, steps_per_epoch: int = 1)
     if config.optimizer == "adamw":
         optimizer = torch.optim.AdamW(
             trainable, config.learning_rate, weight_decay=config.weight_decay
-        )  # noqa: E501
+        )
     else:
         optimizer = torch.optim.Adam(
             trainable, config.learning_rate, weight_decay=config.weight_decay
-        )  # noqa: E501
+        )
     if config.lr_schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     elif config.lr_schedule == "patchtst_type3":

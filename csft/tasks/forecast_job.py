@@ -94,7 +94,7 @@ def run(
     windows = {split: series.windows(split, job.horizon) for split in ("train", "val", "test")}
     model = build_model(
         job.model, architecture, lookback=low, horizon=job.horizon, n_channels=series.n_channels
-    )  # noqa: E501
+    )
     val = CroppedWindows(windows["val"], (low + high - 1) // 2 if job.track == "uf" else low)
     is_csft = isinstance(model, CSFT)
 
@@ -108,7 +108,7 @@ def run(
             generator,
             on_epoch=lambda epoch, row: log_metrics(
                 {f"pretrain_{k}": v for k, v in row.items()}, epoch
-            ),  # noqa: E501
+            ),
         )
     if mode == "probe":
         if not is_csft:

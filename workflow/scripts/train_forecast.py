@@ -74,7 +74,7 @@ with tracking.job_run(
     seconds = time.perf_counter() - started
     mlflow.log_params(
         {f"resolved_model.{k}": v for k, v in dataclasses.asdict(result.model.config).items()}
-    )  # noqa: E501
+    )
     n_parameters = sum(p.numel() for p in result.model.parameters())
     summary = {"train_seconds": seconds, "n_parameters": n_parameters}
     for record in result.records:
@@ -84,7 +84,7 @@ with tracking.job_run(
                 f"{key}{suffix}": value
                 for key, value in record.items()
                 if key.startswith(("test_", "n_test"))
-            }  # noqa: E501
+            }
         )
     summary.update(best_val_loss=result.records[0]["best_val_loss"], epochs_run=len(result.history))
     mlflow.log_metrics(summary)
@@ -100,7 +100,7 @@ with tracking.job_run(
             "train_seconds": seconds,
             "n_parameters": n_parameters,
             "mlflow_run_id": run.info.run_id,
-        }  # noqa: E501
+        }
         for r in result.records
     ]
     atomic.write_text(snakemake.output.metrics, json.dumps(records, indent=2, sort_keys=True))
