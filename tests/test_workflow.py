@@ -20,7 +20,10 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 DATASETS = ["ETTh1", "ETTh2"]
 LOOKBACK, HORIZON, SEEDS, EPOCHS = 96, 24, [1, 2], 2
 CSFT_LOOKBACK, UF_LOOKBACKS = 64, [64, 127]
-MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [("csft", "ETTh1", CSFT_LOOKBACK)]
+MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [
+    ("csft", "ETTh1", CSFT_LOOKBACK),
+    ("patchtst", "ETTh1", LOOKBACK),
+]
 
 
 def run_snakemake(*args: str, mirror: Path) -> subprocess.CompletedProcess:
@@ -52,6 +55,7 @@ def tiny_config(root: Path) -> dict:
             "runs": [
                 {"model": "dlinear", "lookback": LOOKBACK},
                 {"model": "csft", "lookback": CSFT_LOOKBACK, "datasets": ["ETTh1"]},
+                {"model": "patchtst", "lookback": LOOKBACK, "datasets": ["ETTh1"]},
             ],
             "horizons": [HORIZON],
         },
@@ -64,6 +68,18 @@ def tiny_config(root: Path) -> dict:
         "models": {
             "dlinear": {
                 "training": {"batch_size": 64, "epochs": EPOCHS, "learning_rate": 0.005},
+                "recipe_overrides": [],
+            },
+            "patchtst": {
+                "architecture": {"d_model": 8, "n_heads": 2, "d_ff": 16, "n_layers": 2},
+                "training": {
+                    "batch_size": 32,
+                    "epochs": EPOCHS,
+                    "learning_rate": 0.001,
+                    "lr_schedule": "patchtst_type3",
+                    "max_batches_per_epoch": 3,
+                    "official_test_batch": 128,
+                },
                 "recipe_overrides": [],
             },
             "csft": {
@@ -118,6 +134,9 @@ def test_table_has_one_row_per_model_dataset_horizon_lookback(study):
     assert sorted(uf.lookback) == UF_LOOKBACKS and (uf.n_test_windows == 2880 - HORIZON + 1).all()
     markdown = (study[0] / "results" / "tables" / "forecast.md").read_text()
     assert markdown.count("| dlinear ") == len(DATASETS) and markdown.count("| csft ") == 2
+    # PatchTST is also scored the official way (drop_last, batch 128), beside every window.
+    patchtst = main[main.model == "patchtst"].iloc[0]
+    assert 0 < patchtst.test_mse_official_mean and "MSE (official eval)" in markdown
     assert "MSE at L=127" in markdown and "0.390-0.440" in markdown
 
 
@@ -147,7 +166,8 @@ def test_mlflow_holds_one_complete_run_per_job(study):
     for run in runs:
         assert run.info.status == "FINISHED"
         model = run.data.params["job.model"]
-        assert run.data.params["training.batch_size"] == ("64" if model == "dlinear" else "16")
+        expected_batch = {"dlinear": "64", "csft": "16", "patchtst": "32"}[model]
+        assert run.data.params["training.batch_size"] == expected_batch
         assert run.data.params["resolved_model.horizon"] == str(HORIZON)
         assert len(run.data.tags["git.commit"]) == 40 or run.data.tags["git.commit"] == "unknown"
         assert run.data.tags["data.pinned"] == "True"
@@ -156,6 +176,8 @@ def test_mlflow_holds_one_complete_run_per_job(study):
         track = run.data.tags["track"]
         key = "n_test_windows" if track == "main" else f"n_test_windows_L{UF_LOOKBACKS[-1]}"
         assert run.data.metrics[key] == 2880 - HORIZON + 1
+        if model == "patchtst":  # the official drop_last scoring, beside every window
+            assert run.data.metrics["n_test_windows_official"] == (2880 - HORIZON + 1) // 128 * 128
         if model == "csft":  # pretraining terms and the paper's diagnostics, per epoch
             assert "pretrain_val_total" in run.data.metrics
             assert (
