@@ -1,13 +1,18 @@
 # Paths, wildcard constraints and helpers shared by every rule file.
 import os
+from pathlib import Path
 
 from csft import tracking
+from csft.data import ucr_catalog
 from csft.config import resolve_architecture, resolve_training
 
 RESULTS = config["results_dir"]
 DATA = config["data_dir"]
 LOGS = f"{RESULTS}/logs"
 MIRROR = os.environ.get("CSFT_DATA_MIRROR", "")
+UCR_DATASETS = ucr_catalog.resolve(
+    config["ucr"]["datasets"], Path(MIRROR) if MIRROR else None
+)
 FIGURE_FORMATS = ["png", "pdf"]
 
 
@@ -72,7 +77,7 @@ def forecast_figures():
 
 
 def ucr_summaries():
-    return expand(f"{RESULTS}/data/ucr/{{name}}.json", name=config["ucr"]["datasets"])
+    return expand(f"{RESULTS}/data/ucr/{{name}}.json", name=UCR_DATASETS)
 
 
 def ucr_archive_input(wildcards):
