@@ -13,6 +13,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import stats
+from sklearn.decomposition import PCA
 from torch import nn
 
 from csft.model import CSFT, CSFTEncoder, Scales
@@ -111,3 +113,56 @@ def diagnostic_metrics(ratios: list[float], entropies: list[dict]) -> dict[str, 
             metrics[f"attn_entropy_l{level}_h{head}"] = float(entropy)
             metrics[f"attn_entropy_frac_l{level}_h{head}"] = float(fraction)
     return metrics
+
+
+# ----------------------------------------------------------------------------- feature statistics
+# The paper's feature-independence and feature-efficiency claims, on frozen representations
+# (N samples x D features) from any model's `represent`.
+
+
+def _varying_columns(features: np.ndarray) -> np.ndarray:
+    """Drop constant feature dimensions: their correlation is undefined, not zero."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[0] < 3:
+        raise ValueError(f"features must be (N >= 3, D), got shape {features.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError("features contain NaN or infinite values")
+    return features[:, features.std(axis=0) > 0]
+
+
+def _mean_abs_off_diagonal(matrix: np.ndarray) -> float:
+    d = matrix.shape[0]
+    return float(np.abs(matrix[~np.eye(d, dtype=bool)]).mean()) if d > 1 else float("nan")
+
+
+def feature_correlation(features: np.ndarray) -> dict[str, float]:
+    """Mean absolute off-diagonal Pearson and Spearman correlation between feature dimensions.
+
+    0 for independent features, 1 when every dimension is a (monotone) copy of one; constant
+    dimensions are left out (their count is returned).
+    """
+    varying = _varying_columns(features)
+    pearson = np.corrcoef(varying, rowvar=False)
+    spearman = np.ones((1, 1))
+    if varying.shape[1] > 1:
+        rho = stats.spearmanr(varying).statistic  # a matrix, or one value for two dimensions
+        spearman = np.array([[1.0, rho], [rho, 1.0]]) if np.ndim(rho) == 0 else rho
+    return {
+        "pearson": _mean_abs_off_diagonal(np.atleast_2d(pearson)),
+        "spearman": _mean_abs_off_diagonal(np.atleast_2d(spearman)),
+        "n_constant": int(np.asarray(features).shape[1] - varying.shape[1]),
+    }
+
+
+def explained_variance_curve(features: np.ndarray) -> np.ndarray:
+    """Cumulative explained-variance ratio of the principal components, (min(N, D),)."""
+    varying = _varying_columns(features)
+    return np.cumsum(PCA().fit(varying).explained_variance_ratio_)
+
+
+def components_for_variance(features: np.ndarray, threshold: float = 0.8) -> float:
+    """Fraction of the feature dimensions whose principal components reach `threshold` of the
+    variance (the paper's feature efficiency: higher = less redundant)."""
+    curve = explained_variance_curve(features)
+    needed = int(np.searchsorted(curve, threshold - 1e-12) + 1)
+    return needed / np.asarray(features).shape[1]
