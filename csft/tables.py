@@ -112,7 +112,7 @@ def forecast_markdown(table: pd.DataFrame) -> str:
         "# Forecasting (ETT, normalized scale unless marked raw)\n\n"
         "Ours: mean ± sd over seeds, every test window scored. Paper: as published, for "
         "comparison only. MSE (official eval): the same predictions scored as the official "
-        "loaders do (drop_last=True: the last incomplete test batch is not scored), shown only "
+        "loaders do (the last incomplete test batch dropped, not scored), shown only "
         "to check that published numbers are reproduced.\n\n"
         "## Main track (one look-back per model)\n\n"
         + rows.to_markdown(index=False, disable_numparse=True)

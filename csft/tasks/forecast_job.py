@@ -133,7 +133,7 @@ def run(
         test = forecast.predict(model, test_windows, config.eval_batch_size)
         raw_pred, raw_true = series.inverse(test.pred), series.inverse(test.true)
         official = {}
-        if config.official_test_batch:  # the official loaders' drop_last=True, for comparison
+        if config.official_test_batch:  # as the official loaders score: last partial batch dropped
             kept = len(test_windows) - len(test_windows) % config.official_test_batch
             official = {
                 "test_mse_official": metrics.mse(test.pred[:kept], test.true[:kept]),
