@@ -43,3 +43,45 @@ def test_to_length_resamples_keeping_end_points():
     assert np.all(out[2] == 5)
     with pytest.raises(ValueError, match="pad"):
         to_length([ramp], 5, policy="pad")
+
+
+def toy_data(n=120, length=32, seed=0):
+    """Two classes: a noisy sine shifted down (0) or up (1) by 0.5."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    phase = rng.uniform(0, 2 * np.pi, n)[:, None]
+    t = np.linspace(0, 4 * np.pi, length)
+    x = np.sin(t + phase) + (labels[:, None] - 0.5) + 0.5 * rng.standard_normal((n, length))
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(labels)
+
+
+def test_fit_classifier_learns_and_restores_the_best_validation_epoch():
+    import torch
+
+    from csft.tasks.classify import ClassifierTraining, fit_classifier, predict_logits
+
+    x, y = toy_data()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
+    config = ClassifierTraining(epochs=30, patience=5, learning_rate=1e-2)
+    history = fit_classifier(
+        model, x[:80], y[:80], x[80:100], y[80:100], config, torch.Generator().manual_seed(0)
+    )
+    val_loss = torch.nn.functional.cross_entropy(predict_logits(model, x[80:100], 32), y[80:100])
+    assert float(val_loss) == pytest.approx(min(r["val_loss"] for r in history), abs=1e-6)
+    accuracy = (predict_logits(model, x[100:], 32).argmax(1) == y[100:]).float().mean()
+    assert accuracy > 0.8
+
+
+def test_svm_chooses_c_by_cross_validation_on_train_only():
+    from csft.tasks.classify import svm_on_features
+
+    x, y = toy_data(n=200)
+    features = np.stack([x.mean(1).numpy(), x.std(1).numpy()], axis=1)
+    svm = svm_on_features(features[:150], y[:150].numpy(), seed=0)
+    assert svm.C in [10.0**k for k in range(-4, 5)]
+    assert (svm.predict(features[150:]) == y[150:].numpy()).mean() > 0.8
+    singletons = svm_on_features(features[:3], np.array([0, 1, 2]), seed=0)
+    assert singletons.C == 1.0

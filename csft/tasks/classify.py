@@ -84,3 +84,96 @@ def to_length(series: list[np.ndarray], length: int, policy: str = "resample") -
         resampled = F.interpolate(x, size=length, mode="linear", align_corners=True)
         out[i] = resampled.view(-1).numpy()  # (length,)
     return out
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """Recipe of a neural classifier; selection by validation loss only."""
+
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-2
+    epochs: int = 50
+    patience: int = 10
+
+
+def fit_classifier(
+    model: torch.nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    config: ClassifierTraining,
+    generator: torch.Generator,
+) -> list[dict[str, float]]:
+    """AdamW + cross-entropy; early stopping on validation loss; best weights restored.
+
+    x: (N, T) equal-length series, y: (N,) class codes; the model maps (B, T) -> (B, K) logits.
+    With an empty validation split (every class a singleton in TRAIN) training runs all epochs
+    and keeps the last weights: nothing else may stand in for validation.
+    """
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+    )
+    best_loss, best_state, stale, history = float("inf"), None, 0, []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_x), generator=generator)
+        losses = []
+        for start in range(0, len(order), config.batch_size):  # every training example
+            batch = order[start : start + config.batch_size]
+            if len(batch) < 2 and len(order) > 1:
+                continue  # BatchNorm-style layers cannot train on a single example
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(train_x[batch]), train_y[batch])
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        row = {"train_loss": float(np.mean(losses)), "epoch": epoch}
+        if len(val_x):
+            logits = predict_logits(model, val_x, config.batch_size)
+            row["val_loss"] = float(F.cross_entropy(logits, val_y))
+            row["val_accuracy"] = float((logits.argmax(1) == val_y).float().mean())
+        history.append(row)
+        if "val_loss" not in row:
+            continue
+        if row["val_loss"] < best_loss:
+            best_loss, stale = row["val_loss"], 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Logits of every series, in order, in eval mode: (N, T) -> (N, K)."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def svm_on_features(features: np.ndarray, labels: np.ndarray, seed: int):
+    """RBF SVM on frozen features with C chosen by cross-validation on TRAIN (TS2Vec protocol).
+
+    C from {1e-4, ..., 1e4}; folds = min(5, smallest class count); a dataset whose smallest
+    class has one example gets C = 1 without search (cross-validation is impossible there).
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import SVC
+
+    smallest = int(np.bincount(labels).min(initial=0)) if len(labels) else 0
+    svm = SVC(kernel="rbf", gamma="scale")
+    if smallest < 2:
+        return svm.set_params(C=1.0).fit(features, labels)
+    folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=seed)
+    search = GridSearchCV(svm, {"C": [10.0**k for k in range(-4, 5)]}, cv=folds, n_jobs=1)
+    return search.fit(features, labels).best_estimator_
