@@ -195,3 +195,28 @@ class PatchTST(nn.Module):
         return (
             z.mean(dim=1) if self.config.representation == "mean" else z.transpose(1, 2).flatten(1)
         )
+
+
+class PatchTSTClassifier(nn.Module):
+    """Supervised classifier: the PatchTST encoder and a linear head on the last patch.
+
+    The head follows the official self-supervised code's ClassificationHead (the last patch's
+    embedding, dropout, linear); `config.horizon` is unused. Input series are
+    instance-normalised as RevIN does in forecasting.
+    """
+
+    def __init__(self, config: PatchTSTConfig, n_classes: int):
+        super().__init__()
+        self.backbone = PatchTST(config)
+        del self.backbone.head  # the forecasting head is replaced by the classification head
+        self.head = nn.Sequential(
+            nn.Dropout(config.head_dropout), nn.Linear(config.d_model, n_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, L) univariate series -> (B, n_classes) logits."""
+        x = (x - x.mean(dim=1, keepdim=True)) / torch.sqrt(
+            x.var(dim=1, keepdim=True, unbiased=False) + 1e-5
+        )
+        z = self.backbone.encode(x)  # (B, P, d)
+        return self.head(z[:, -1])  # (B, n_classes)

@@ -295,3 +295,20 @@ class CSFT(nn.Module):
         flat = torch.cat([h.flatten(1) for h in scales.hidden], dim=1)  # (B*C, sum P_l d_l)
         y = self.head(flat).reshape(b, c, -1).transpose(1, 2)  # (B, H, C)
         return self.revin.denormalize(y, stats) if self.revin is not None else y
+
+
+class CSFTClassifier(nn.Module):
+    """Classifier: a linear head on H_L, the fixed-size representation of a whole series.
+
+    One interval per model (the `common` policy places every series of a dataset on the
+    interval of its longest series before this model sees it).
+    """
+
+    def __init__(self, config: CSFTConfig, n_classes: int):
+        super().__init__()
+        self.encoder = CSFTEncoder(config)
+        self.head = nn.Linear(config.widths()[-1], n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T) univariate series, T in the model's interval -> (B, n_classes) logits."""
+        return self.head(self.encoder.represent(x))  # (B, d_L) -> (B, K)

@@ -85,3 +85,30 @@ def test_svm_chooses_c_by_cross_validation_on_train_only():
     assert (svm.predict(features[150:]) == y[150:].numpy()).mean() > 0.8
     singletons = svm_on_features(features[:3], np.array([0, 1, 2]), seed=0)
     assert singletons.C == 1.0
+
+
+@pytest.mark.parametrize("name", ["csft", "patchtst"])
+def test_classifiers_map_series_to_logits_and_learn(name):
+    import torch
+
+    from baselines.patchtst import PatchTSTClassifier, PatchTSTConfig
+    from csft.model import CSFTClassifier, CSFTConfig
+    from csft.tasks.classify import ClassifierTraining, fit_classifier, predict_logits
+
+    rng = np.random.default_rng(0)  # class 0: 2 cycles, class 1: 6 cycles, random phase
+    y = torch.tensor(rng.integers(0, 2, 160))
+    cycles = np.where(y.numpy() == 0, 2, 6)[:, None]
+    t = np.linspace(0, 2 * np.pi, 64)[None]
+    waves = np.sin(cycles * t + rng.uniform(0, 2 * np.pi, (160, 1)))
+    x = torch.tensor(waves + 0.1 * rng.standard_normal((160, 64)), dtype=torch.float32)
+    torch.manual_seed(0)
+    if name == "csft":
+        model = CSFTClassifier(CSFTConfig(64, 1, 1, d_model=8, n_heads=2), 2)
+    else:
+        model = PatchTSTClassifier(PatchTSTConfig(64, 1, 1, d_model=16, n_heads=4, d_ff=32), 2)
+    logits = model(x[:5])
+    assert logits.shape == (5, 2) and torch.isfinite(logits).all()
+    config = ClassifierTraining(epochs=15, patience=15, learning_rate=3e-3)
+    fit_classifier(model, x[:100], y[:100], x[100:130], y[100:130], config, torch.Generator())
+    accuracy = (predict_logits(model, x[130:], 32).argmax(1) == y[130:]).float().mean()
+    assert accuracy > 0.8
