@@ -249,12 +249,26 @@ class CSFTEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> Scales:
         """x: (N, T), T in the model's interval -> Scales with H_l: (N, P_l, d_l)."""
         self.check_input(x)
-        grid = place_on_grid(x, self.config.plan.grid_length)  # (N, 2^k)
-        grid = F.instance_norm(grid.unsqueeze(1)).squeeze(1)  # (N, 2^k): zero mean, unit var
+        return self.encode_grid(place_on_grid(x, self.config.plan.grid_length))  # (N, 2^k)
+
+    def encode_grid(self, grid: torch.Tensor) -> Scales:
+        """Series already on a grid of 2^j points, 2^j <= this model's grid -> {H_0..H_Lj}.
+
+        A shorter grid runs the first L_j = log2(2^j / l_p) CTLs only: the scales every
+        interval shares use the same weights (the classification track's per-interval policy).
+        """
+        length = grid.shape[-1]
+        depth = math.log2(length / self.config.patch_len)
+        if not depth.is_integer() or not 0 <= depth <= self.config.plan.n_ctl:
+            raise ValueError(
+                f"grid length {length} is not patch_len * 2^L with L <= {self.config.plan.n_ctl}"
+            )
+        grid = F.instance_norm(grid.unsqueeze(1)).squeeze(1)  # (N, 2^j): zero mean, unit var
         patches = grid.unfold(-1, self.config.patch_len, self.config.patch_len)  # (N, P_0, l_p)
-        tokens = self.embed_norm(self.embed(patches)) + self.positions  # (N, P_0, d_0)
+        positions = self.positions[: patches.shape[1]]  # (P_0, d_0)
+        tokens = self.embed_norm(self.embed(patches)) + positions  # (N, P_0, d_0)
         hidden, attention = [self.encoder(tokens)], []  # H_0: (N, P_0, d_0)
-        for layer in self.layers:
+        for layer in self.layers[: int(depth)]:
             h, weights = layer(hidden[-1])  # (N, P_l, d_l)
             hidden.append(h)
             attention.append(weights)
@@ -300,15 +314,28 @@ class CSFT(nn.Module):
 class CSFTClassifier(nn.Module):
     """Classifier: a linear head on H_L, the fixed-size representation of a whole series.
 
-    One interval per model (the `common` policy places every series of a dataset on the
-    interval of its longest series before this model sees it).
+    `depths` lists the CTL counts of the intervals the data reach. With the per-interval
+    policy each series sits on its own interval's grid: the scales all intervals share use the
+    same weights, and each interval reached has its own head (its d_L differs). The default is
+    this config's interval alone (the common policy: every series on the longest one's grid).
     """
 
-    def __init__(self, config: CSFTConfig, n_classes: int):
+    def __init__(self, config: CSFTConfig, n_classes: int, depths: list[int] | None = None):
         super().__init__()
+        depths = sorted(set(depths or [config.plan.n_ctl]))
+        if depths[0] < 0 or depths[-1] > config.plan.n_ctl:
+            raise ValueError(f"depths {depths} must lie in [0, {config.plan.n_ctl}]")
         self.encoder = CSFTEncoder(config)
-        self.head = nn.Linear(config.widths()[-1], n_classes)
+        widths = config.widths()
+        self.heads = nn.ModuleDict({str(d): nn.Linear(widths[d], n_classes) for d in depths})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, T) univariate series, T in the model's interval -> (B, n_classes) logits."""
-        return self.head(self.encoder.represent(x))  # (B, d_L) -> (B, K)
+        """x: (B, T) series in the model's interval, or already on a shallower interval's grid
+        (2^j points) -> (B, n_classes) logits."""
+        plan = self.encoder.config.plan
+        on_own_grid = x.shape[-1] < plan.interval[0]
+        scales = self.encoder.encode_grid(x) if on_own_grid else self.encoder(x)
+        depth = len(scales.hidden) - 1
+        if str(depth) not in self.heads:
+            raise ValueError(f"no head for depth {depth}; this model has {sorted(self.heads)}")
+        return self.heads[str(depth)](scales.hidden[-1][:, 0])  # (B, d_L) -> (B, K)

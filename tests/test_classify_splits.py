@@ -60,15 +60,19 @@ def toy_data(n=120, length=32, seed=0):
 def test_fit_classifier_learns_and_restores_the_best_validation_epoch():
     import torch
 
-    from csft.tasks.classify import ClassifierTraining, fit_classifier, predict_logits
+    from csft.tasks.classify import (
+        ClassifierTraining,
+        equal_length_groups,
+        fit_classifier,
+        predict_logits,
+    )
 
     x, y = toy_data()
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
     config = ClassifierTraining(epochs=30, patience=5, learning_rate=1e-2)
-    history = fit_classifier(
-        model, x[:80], y[:80], x[80:100], y[80:100], config, torch.Generator().manual_seed(0)
-    )
+    train, val = equal_length_groups(x[:80], y[:80]), equal_length_groups(x[80:100], y[80:100])
+    history = fit_classifier(model, train, val, config, torch.Generator().manual_seed(0))
     val_loss = torch.nn.functional.cross_entropy(predict_logits(model, x[80:100], 32), y[80:100])
     assert float(val_loss) == pytest.approx(min(r["val_loss"] for r in history), abs=1e-6)
     accuracy = (predict_logits(model, x[100:], 32).argmax(1) == y[100:]).float().mean()
@@ -93,7 +97,12 @@ def test_classifiers_map_series_to_logits_and_learn(name):
 
     from baselines.patchtst import PatchTSTClassifier, PatchTSTConfig
     from csft.model import CSFTClassifier, CSFTConfig
-    from csft.tasks.classify import ClassifierTraining, fit_classifier, predict_logits
+    from csft.tasks.classify import (
+        ClassifierTraining,
+        equal_length_groups,
+        fit_classifier,
+        predict_logits,
+    )
 
     rng = np.random.default_rng(0)  # class 0: 2 cycles, class 1: 6 cycles, random phase
     y = torch.tensor(rng.integers(0, 2, 160))
@@ -109,6 +118,35 @@ def test_classifiers_map_series_to_logits_and_learn(name):
     logits = model(x[:5])
     assert logits.shape == (5, 2) and torch.isfinite(logits).all()
     config = ClassifierTraining(epochs=15, patience=15, learning_rate=3e-3)
-    fit_classifier(model, x[:100], y[:100], x[100:130], y[100:130], config, torch.Generator())
+    train, val = equal_length_groups(x[:100], y[:100]), equal_length_groups(x[100:130], y[100:130])
+    fit_classifier(model, train, val, config, torch.Generator())
     accuracy = (predict_logits(model, x[130:], 32).argmax(1) == y[130:]).float().mean()
     assert accuracy > 0.8
+
+
+def test_per_interval_groups_share_scales_and_get_one_head_per_interval(mirror):
+    import torch
+
+    from csft.model import CSFTClassifier, CSFTConfig
+    from csft.tasks.classify import csft_groups, predict_groups
+
+    dataset = load_ucr(mirror, "PLAID")  # lengths 100..1344: four intervals
+    lengths = [len(s) for s in dataset.train.series]
+    config = CSFTConfig(max(lengths), 1, 1, d_model=8, n_heads=2)
+    groups = csft_groups(dataset.train.series, dataset.train.labels, config, "per_interval")
+    grids = [g.x.shape[1] for g in groups]
+    assert grids == sorted(grids) and len(grids) >= 3 and grids[-1] == config.plan.grid_length
+    assert sorted(np.concatenate([g.index for g in groups])) == list(range(len(lengths)))
+    for g in groups:  # every series sits on the grid of its own interval
+        assert all(g.x.shape[1] <= lengths[i] < 2 * g.x.shape[1] for i in g.index)
+    depths = [int(np.log2(g.x.shape[1] // 16)) for g in groups]
+    torch.manual_seed(0)
+    model = CSFTClassifier(config, dataset.n_classes, depths)
+    logits = predict_groups(model, groups, 64)
+    assert logits.shape == (len(lengths), dataset.n_classes) and torch.isfinite(logits).all()
+    assert model(groups[0].x).shape == (len(groups[0].index), dataset.n_classes)
+
+    common = csft_groups(dataset.train.series, dataset.train.labels, config, "common")
+    assert len(common) == 1 and common[0].x.shape[1] == config.plan.grid_length
+    with pytest.raises(ValueError, match="series 0: series length T=4"):
+        csft_groups([np.zeros(4, dtype=np.float32)], np.array([0]), config)

@@ -16,10 +16,12 @@ import torch.nn.functional as F
 
 from csft.data.splits import ucr_validation_split
 from csft.data.ucr import UCRDataset, UCRSplit
+from csft.model import CSFTConfig, length_plan, place_on_grid
 
 log = logging.getLogger(__name__)
 
 LENGTH_POLICIES = ("resample",)
+INTERVAL_POLICIES = ("per_interval", "common")
 
 
 class SealedTestError(RuntimeError):
@@ -100,43 +102,65 @@ class ClassifierTraining:
     patience: int = 10
 
 
+@dataclass
+class Group:
+    """Series of one length (one grid), their labels and their positions in the split."""
+
+    index: np.ndarray  # (n,) positions in the split
+    x: torch.Tensor  # (n, length)
+    y: torch.Tensor  # (n,)
+
+
+def equal_length_groups(x: torch.Tensor, y: torch.Tensor) -> list[Group]:
+    """One group holding every series (a model that takes one length)."""
+    return [Group(np.arange(len(x)), x, y)]
+
+
+def _batches(
+    groups: list[Group], size: int, generator: torch.Generator
+) -> list[tuple[int, torch.Tensor]]:
+    """Shuffled batches, each inside one group; batch order shuffled across groups."""
+    batches = []
+    for g, group in enumerate(groups):
+        order = torch.randperm(len(group.index), generator=generator)
+        batches += [(g, order[i : i + size]) for i in range(0, len(order), size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+
 def fit_classifier(
     model: torch.nn.Module,
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    val_x: torch.Tensor,
-    val_y: torch.Tensor,
+    train: list[Group],
+    val: list[Group],
     config: ClassifierTraining,
     generator: torch.Generator,
 ) -> list[dict[str, float]]:
     """AdamW + cross-entropy; early stopping on validation loss; best weights restored.
 
-    x: (N, T) equal-length series, y: (N,) class codes; the model maps (B, T) -> (B, K) logits.
-    With an empty validation split (every class a singleton in TRAIN) training runs all epochs
-    and keeps the last weights: nothing else may stand in for validation.
+    Each group holds series of one length (the model maps (B, T) -> (B, K) logits). With an
+    empty validation split (every class a singleton in TRAIN) training runs all epochs and
+    keeps the last weights: nothing else may stand in for validation.
     """
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
     )
+    val_y = torch.cat([g.y for g in val]) if val else torch.empty(0, dtype=torch.long)
     best_loss, best_state, stale, history = float("inf"), None, 0, []
     for epoch in range(1, config.epochs + 1):
         model.train()
-        order = torch.randperm(len(train_x), generator=generator)
         losses = []
-        for start in range(0, len(order), config.batch_size):  # every training example
-            batch = order[start : start + config.batch_size]
-            if len(batch) < 2 and len(order) > 1:
+        for g, batch in _batches(train, config.batch_size, generator):  # every training example
+            if len(batch) < 2 and len(train[g].index) > 1:
                 continue  # BatchNorm-style layers cannot train on a single example
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(train_x[batch]), train_y[batch])
+            loss = F.cross_entropy(model(train[g].x[batch]), train[g].y[batch])
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
         row = {"train_loss": float(np.mean(losses)), "epoch": epoch}
-        if len(val_x):
-            logits = predict_logits(model, val_x, config.batch_size)
+        if len(val_y):
+            logits = torch.cat([predict_logits(model, g.x, config.batch_size) for g in val])
             row["val_loss"] = float(F.cross_entropy(logits, val_y))
             row["val_accuracy"] = float((logits.argmax(1) == val_y).float().mean())
         history.append(row)
@@ -161,6 +185,16 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> 
         return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
+def predict_groups(model: torch.nn.Module, groups: list[Group], batch_size: int) -> torch.Tensor:
+    """Logits of every series of a split, back in the split's order: (N, K)."""
+    parts = [(g.index, predict_logits(model, g.x, batch_size)) for g in groups]
+    n = sum(len(index) for index, _ in parts)
+    out = torch.empty(n, parts[0][1].shape[1])
+    for index, logits in parts:
+        out[torch.as_tensor(index)] = logits
+    return out
+
+
 def svm_on_features(features: np.ndarray, labels: np.ndarray, seed: int):
     """RBF SVM on frozen features with C chosen by cross-validation on TRAIN (TS2Vec protocol).
 
@@ -177,3 +211,34 @@ def svm_on_features(features: np.ndarray, labels: np.ndarray, seed: int):
     folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=seed)
     search = GridSearchCV(svm, {"C": [10.0**k for k in range(-4, 5)]}, cv=folds, n_jobs=1)
     return search.fit(features, labels).best_estimator_
+
+
+def csft_groups(
+    series: list[np.ndarray],
+    labels: np.ndarray,
+    config: CSFTConfig,
+    policy: str = "per_interval",
+) -> list[Group]:
+    """Place each series on a CSFT grid and group equal grids, for CSFTClassifier.
+
+    "per_interval": each series on its own interval's grid (2^k for T in [2^k, 2^(k+1)));
+    "common": every series on the grid of `config.lookback`'s interval (the longest series').
+    Lengths outside [min_length, max_length) are errors naming the series and its length.
+    """
+    if policy not in INTERVAL_POLICIES:
+        raise ValueError(f"policy must be one of {INTERVAL_POLICIES}, got {policy!r}")
+    grids = {}
+    for i, values in enumerate(series):
+        try:
+            plan = length_plan(len(values), config.patch_len, config.min_length, config.max_length)
+        except ValueError as error:
+            raise ValueError(f"series {i}: {error}") from None
+        grid = plan.grid_length if policy == "per_interval" else config.plan.grid_length
+        grids.setdefault(grid, []).append(i)
+    groups = []
+    for grid, index in sorted(grids.items()):
+        x = torch.stack(
+            [place_on_grid(torch.as_tensor(series[i]).view(1, -1), grid)[0] for i in index]
+        )
+        groups.append(Group(np.array(index), x, torch.as_tensor(labels[index])))
+    return groups
