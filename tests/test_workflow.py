@@ -208,6 +208,7 @@ def test_corrupted_mirror_file_fails_naming_the_file(tmp_path, mirror):
     data[1000] ^= 0x01
     (bad_mirror / "ETTh1.csv").write_bytes(bytes(data))
     config = tiny_config(tmp_path)
+    config["ucr"]["datasets"] = []  # this mirror holds ETTh1 alone
     target = Path(config["data_dir"]) / "ETT-small" / "ETTh1.csv"
     # The target goes before --configfile, which takes every following word as a file.
     result = run_snakemake(
@@ -225,3 +226,11 @@ def test_unknown_config_key_fails_before_any_job(tmp_path, mirror):
     assert result.returncode != 0
     assert "'horizon_typo' was unexpected" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_ucr_dataset_missing_from_the_mirror_fails_before_any_job(tmp_path, mirror):
+    config = tiny_config(tmp_path)
+    config["ucr"]["datasets"] = ["Chinatown", "HandOutlines"]  # HandOutlines: not mirrored
+    result = run_snakemake("-n", "--configfile", str(write_config(tmp_path, config)), mirror=mirror)
+    assert result.returncode != 0
+    assert "['HandOutlines'] are not in the mirror" in result.stdout + result.stderr
