@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -17,3 +18,17 @@ def mirror() -> Path:
             pytrace=False,
         )
     return path
+
+
+def _noisy_sines(rows: int, seed: int = 0) -> np.ndarray:
+    """Two noisy sines with different periods, float32 (rows, 2)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    clean = np.stack([np.sin(2 * np.pi * t / 24), 0.5 * np.cos(2 * np.pi * t / 17)], axis=1)
+    return (clean + 0.1 * rng.normal(size=clean.shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def noisy_sines():
+    """Synthetic two-channel series for the training-loop tests: noisy_sines(rows, seed)."""
+    return _noisy_sines

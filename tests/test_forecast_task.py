@@ -16,14 +16,6 @@ from csft.tasks.forecast import Forecasts, TrainingConfig, predict, train
 LOOKBACK, HORIZON, CHANNELS = 48, 12, 2
 
 
-def synthetic_values(rows: int = 700, seed: int = 0) -> np.ndarray:
-    """Two noisy sines with different periods, float32 (rows, 2)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(rows)
-    clean = np.stack([np.sin(2 * np.pi * t / 24), 0.5 * np.cos(2 * np.pi * t / 17)], axis=1)
-    return (clean + 0.1 * rng.normal(size=clean.shape)).astype(np.float32)
-
-
 def windows(values: np.ndarray, start: int, stop: int) -> ForecastWindows:
     """Every stride-1 window inside rows [start, stop)."""
     starts = np.arange(start, stop - LOOKBACK - HORIZON + 1)
@@ -31,8 +23,8 @@ def windows(values: np.ndarray, start: int, stop: int) -> ForecastWindows:
 
 
 @pytest.fixture(scope="module")
-def data() -> tuple[ForecastWindows, ForecastWindows]:
-    values = synthetic_values()
+def data(noisy_sines) -> tuple[ForecastWindows, ForecastWindows]:
+    values = noisy_sines(700)
     return windows(values, 0, 500), windows(values, 500 - LOOKBACK, 700)
 
 
@@ -165,8 +157,8 @@ def test_halve_every_epoch_and_constant_schedules(data):
     assert [row["lr"] for row in history] == pytest.approx([0.008] * 3)
 
 
-def test_dataset_smaller_than_one_batch_raises():
-    values = synthetic_values(rows=LOOKBACK + HORIZON + 9)  # 10 windows
+def test_dataset_smaller_than_one_batch_raises(noisy_sines):
+    values = noisy_sines(LOOKBACK + HORIZON + 9)  # 10 windows
     small = windows(values, 0, len(values))
     assert len(small) == 10
     model, generator = model_for(0)

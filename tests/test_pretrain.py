@@ -19,14 +19,6 @@ CONFIG = CSFTConfig(
 TERMS = ["recon_l0", "recon_l1", "recon_l2", "recon_mean", "independence", "total"]
 
 
-def synthetic_values(rows: int = 460, seed: int = 0) -> np.ndarray:
-    """Two noisy sines with different periods, float32 (rows, 2)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(rows)
-    clean = np.stack([np.sin(2 * np.pi * t / 24), 0.5 * np.cos(2 * np.pi * t / 17)], axis=1)
-    return (clean + 0.1 * rng.normal(size=clean.shape)).astype(np.float32)
-
-
 def windows(values: np.ndarray, start: int, stop: int) -> ForecastWindows:
     starts = np.arange(start, stop - LOOKBACK - HORIZON + 1)
     return ForecastWindows(values, starts, LOOKBACK, HORIZON)
@@ -51,8 +43,8 @@ class Counted(Dataset):
 
 
 @pytest.fixture
-def data() -> tuple[Counted, Counted]:
-    values = synthetic_values()
+def data(noisy_sines) -> tuple[Counted, Counted]:
+    values = noisy_sines(460)
     # 250 training windows; 91 validation windows (not a multiple of the batch size)
     return Counted(windows(values, 0, 321)), Counted(windows(values, 321 - LOOKBACK, 460))
 
