@@ -11,12 +11,13 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
-check_architectures(config["models"])
+check_architectures(config["models"], config["classify"])
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/forecast.smk"
+include: "workflow/rules/classify.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -31,3 +32,4 @@ rule all:
         f"{RESULTS}/tables/forecast.csv",
         f"{RESULTS}/tables/forecast.md",
         forecast_figures(),
+        classify_targets(),

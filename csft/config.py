@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from csft.registry import model_class
 
 SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
+NEURAL_CLASSIFIERS = ("csft", "patchtst")  # the others (aeon) have no architecture block
 
 
 def resolve_training(model_settings: Mapping, dataset: str, horizon: int) -> dict:
@@ -36,15 +37,44 @@ def resolve_architecture(model_settings: Mapping, dataset: str, horizon: int) ->
     return architecture
 
 
-def check_architectures(models: Mapping) -> None:
-    """Fail before any job if an architecture key (also in an override) is not a model field."""
+def check_architectures(models: Mapping, classify: Mapping | None = None) -> None:
+    """Fail before any job if an architecture key (in a model's base architecture, an override,
+    or the classification track's overrides) is not a field of that model's config."""
+    blocks = []
     for name, settings in models.items():
+        blocks.append((f"models.{name}", name, settings.get("architecture", {})))
+        blocks += [
+            (f"models.{name}.recipe_overrides", name, o.get("architecture", {}))
+            for o in settings.get("recipe_overrides", [])
+        ]
+    for name in NEURAL_CLASSIFIERS:
+        block = (classify or {}).get(name, {}).get("architecture", {})
+        blocks.append((f"classify.{name}", name, block))
+    for where, name, block in blocks:
         fields = {f.name for f in dataclasses.fields(model_class(name).Config)} - SHAPE_FIELDS
-        blocks = [settings.get("architecture", {})]
-        blocks += [o.get("architecture", {}) for o in settings.get("recipe_overrides", [])]
-        for block in blocks:
-            unknown = sorted(set(block) - fields)
-            if unknown:
-                raise ValueError(
-                    f"models.{name}: unknown architecture key(s) {unknown}; valid: {sorted(fields)}"
-                )
+        unknown = sorted(set(block) - fields)
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown architecture key(s) {unknown}; valid: {sorted(fields)}"
+            )
+
+
+def classify_settings(config: Mapping, model: str, threads: int = 1) -> dict:
+    """What one classification job of `model` runs with.
+
+    Neural models: the model's base architecture (models.<model>.architecture) updated by the
+    track's overrides, plus the track's training (and, for CSFT, pretraining) recipe; aeon
+    models: their block of the track, plus the job's thread count.
+    """
+    track = config["classify"]
+    if model not in NEURAL_CLASSIFIERS:
+        return {**track.get(model, {}), "threads": threads}
+    block = track.get(model, {})
+    base = config.get("models", {}).get(model, {}).get("architecture", {})
+    settings = {
+        "architecture": {**base, **block.get("architecture", {})},
+        "training": dict(block.get("training", {})),
+    }
+    if model == "csft":
+        settings["pretraining"] = dict(block.get("pretraining", {}))
+    return settings

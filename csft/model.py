@@ -274,9 +274,16 @@ class CSFTEncoder(nn.Module):
             attention.append(weights)
         return Scales(hidden, attention, grid)
 
+    def encode(self, x: torch.Tensor) -> Scales:
+        """x: (N, T) in this model's interval, or (N, 2^j) already on a shallower interval's
+        grid (the per-interval policy) -> Scales; the one entry point for both."""
+        if x.shape[-1] < self.config.plan.interval[0]:
+            return self.encode_grid(x)
+        return self.forward(x)
+
     def represent(self, x: torch.Tensor) -> torch.Tensor:
         """The fixed-size representation H_L of each series: (N, T) -> (N, d_L)."""
-        return self.forward(x).hidden[-1][:, 0]  # H_L has one token: (N, d_L)
+        return self.encode(x).hidden[-1][:, 0]  # H_L has one token: (N, d_L)
 
 
 class CSFT(nn.Module):
@@ -332,9 +339,7 @@ class CSFTClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T) series in the model's interval, or already on a shallower interval's grid
         (2^j points) -> (B, n_classes) logits."""
-        plan = self.encoder.config.plan
-        on_own_grid = x.shape[-1] < plan.interval[0]
-        scales = self.encoder.encode_grid(x) if on_own_grid else self.encoder(x)
+        scales = self.encoder.encode(x)
         depth = len(scales.hidden) - 1
         if str(depth) not in self.heads:
             raise ValueError(f"no head for depth {depth}; this model has {sorted(self.heads)}")

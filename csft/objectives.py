@@ -34,14 +34,19 @@ class ReconstructionDecoders(nn.Module):
         )
 
     def forward(self, scales: Scales) -> list[torch.Tensor]:
-        """Scales with H_l (N, P_l, d_l) -> per scale the decoded grid (N, grid_length)."""
-        if len(scales.hidden) != len(self.layers):
+        """Scales with H_l (N, P_l, d_l) -> per scale the decoded grid (N, grid_length).
+
+        A shallower interval's Scales (fewer levels) use the first decoders: a level-l token
+        covers the same number of grid values on every interval, so decoders are shared per
+        level as the encoder's scales are.
+        """
+        if len(scales.hidden) > len(self.layers):
             raise ValueError(
                 f"{len(scales.hidden)} scales given, the decoders were built for {len(self.layers)}"
             )
         length = scales.grid.shape[1]
         decoded = []
-        for hidden, layer in zip(scales.hidden, self.layers, strict=True):
+        for hidden, layer in zip(scales.hidden, self.layers[: len(scales.hidden)], strict=True):
             values = layer(hidden)  # (N, P_l, patch_len * repatch**l)
             values = values.flatten(1)  # (N, P_l * patch_len * repatch**l)
             decoded.append(values[:, :length])  # (N, grid_length): end padding cut off
@@ -88,13 +93,13 @@ class SSLConfig:
 def ssl_loss(
     encoder: CSFTEncoder, decoders: ReconstructionDecoders, series: torch.Tensor, config: SSLConfig
 ) -> tuple[torch.Tensor, dict[str, float], Scales]:
-    """series (N, T) -> (total loss, every term as a float, the encoder's Scales).
+    """series (N, T), or (N, 2^j) on a shallower grid -> (total loss, terms, Scales).
 
     total = reconstruction_weight * mean_l MSE_l + independence_weight * penalty, where the
     penalty is on H_L's single token (N, d_L), or with `independence_all_scales` the mean of the
     penalties of every scale's token mean (H_L's token mean is that token).
     """
-    scales = encoder(series)
+    scales = encoder.encode(series)
     recon = reconstruction_losses(decoders(scales), scales.grid)
     recon_mean = torch.stack(recon).mean()
     if config.independence_all_scales:

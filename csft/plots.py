@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from csft.atomic import atomic_path
+
+log = logging.getLogger(__name__)
 
 
 def save(figure: plt.Figure, path: str | Path) -> None:
@@ -70,3 +73,48 @@ def forecast_examples(examples: list[dict]) -> plt.Figure:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def classify_ranks_figure(summary: pd.DataFrame) -> plt.Figure:
+    """Critical-difference diagram of the methods run on every dataset, by mean accuracy rank.
+
+    aeon's diagram needs at least 3 methods (its Friedman test); with fewer, a bar chart of mean
+    rank says the same thing without the cliques. `summary` is csft.tables.summarize_classify's.
+    """
+    from csft.tables import classify_ranks
+
+    scores = summary.pivot(index="dataset", columns="method", values="accuracy_mean")
+    scores = scores.dropna(axis="columns", how="any")
+    if scores.empty:
+        raise ValueError("no method was run on every dataset; nothing to rank")
+    n_datasets = len(scores)
+    try:
+        from aeon.visualisation import plot_critical_difference
+
+        figure, ax = plot_critical_difference(
+            scores.to_numpy(), list(scores.columns), test="wilcoxon", correction="holm", alpha=0.1
+        )
+        ax.set_title(
+            f"Mean accuracy rank over {n_datasets} UCR datasets (1 = best; bars join methods "
+            "not significantly different, Wilcoxon-Holm, α = 0.1)",
+            fontsize=9,
+        )
+        return figure
+    except ValueError as error:
+        log.info("critical-difference diagram not drawn (%s); plotting mean ranks", error)
+    ranks = classify_ranks(summary).dropna(subset=["mean_rank"])
+    figure, ax = plt.subplots(figsize=(6, 1 + 0.5 * len(ranks)))
+    bars = ax.barh(ranks.method, ranks.mean_rank, color="tab:blue")
+    ax.bar_label(bars, fmt="%.2f", padding=3)
+    ax.invert_yaxis()  # best (lowest rank) on top
+    ax.set_xlim(0, len(ranks) + 0.5)
+    ax.set_xlabel("mean rank (1 = best)")
+    ax.set_ylabel("method")
+    ax.set_title(
+        f"Mean accuracy rank over {n_datasets} UCR datasets "
+        "(too few methods for a critical-difference diagram)",
+        fontsize=9,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure

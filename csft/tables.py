@@ -67,7 +67,7 @@ def _published(values: pd.Series) -> pd.Series:
 def forecast_markdown(table: pd.DataFrame) -> str:
     """The human-readable forecast tables: ours (mean ± sd over seeds) beside the paper's."""
     ranges = paper_numbers()
-    ranges = ranges[ranges.horizon.isna()]
+    ranges = ranges[ranges.horizon.isna() & (ranges.dataset == "ETT")]
     mse_range = {
         r.model: f"{r.low:.3f}-{r.high:.3f}" for r in ranges[ranges.metric == "mse"].itertuples()
     }
@@ -134,3 +134,249 @@ def forecast_markdown(table: pd.DataFrame) -> str:
             + "\n"
         )
     return text
+
+
+# --- UCR classification track ------------------------------------------------------------------
+
+CLASSIFY_KEYS = ["dataset", "method"]
+CLASSIFY_DESCRIPTORS = ["model", "protocol", "length_policy", "variable_length"]
+WILCOXON_COLUMNS = [
+    "reference", "other", "n_datasets", "wins", "ties", "losses", "statistic", "p_value", "note",
+]  # fmt: skip
+LENGTH_POLICIES = {
+    "per_interval": "each series on its own log2 interval's grid, shared weights, one head per "
+    "interval reached.",
+    "common": "every series resampled onto the grid of the longest series' interval.",
+    "resample": "linear resampling to the dataset's longest length.",
+    "native": "the model takes unequal lengths as they are (DTW).",
+}
+MISSING = "–"
+
+
+def summarize_classify(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sd (ddof 1) and timings over seeds per dataset x method, the unit every test pairs.
+
+    A method must be described (model, protocol, length policy) the same way on all its seeds,
+    and a seed may be reported once only: either slip would silently skew the mean.
+    """
+    jobs = jobs.reindex(columns=jobs.columns.union(CLASSIFY_DESCRIPTORS, sort=False))
+    repeated = jobs[jobs.duplicated(CLASSIFY_KEYS + ["seed"], keep=False)]
+    if len(repeated):
+        raise ValueError(f"seeds reported twice:\n{repeated[CLASSIFY_KEYS + ['seed']]}")
+    grouped = jobs.groupby(CLASSIFY_KEYS + CLASSIFY_DESCRIPTORS, sort=True, dropna=False)
+    table = grouped.agg(
+        n_seeds=("seed", "nunique"),
+        accuracy_mean=("test_accuracy", "mean"),
+        accuracy_sd=("test_accuracy", "std"),
+        train_seconds_mean=("train_seconds", "mean"),
+        test_seconds_mean=("test_seconds", "mean"),
+    ).reset_index()
+    clashes = table[table.duplicated(CLASSIFY_KEYS, keep=False)]
+    if len(clashes):
+        raise ValueError(f"a method described two ways on one dataset:\n{clashes}")
+    return table.sort_values(CLASSIFY_KEYS, ignore_index=True)
+
+
+def _accuracy_matrix(summary: pd.DataFrame) -> pd.DataFrame:
+    """Dataset x method mean accuracies; NaN where a method was not run."""
+    return summary.pivot(index="dataset", columns="method", values="accuracy_mean")
+
+
+def _complete_methods(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The columns present on every dataset: ranks are only comparable on a common set."""
+    return matrix.dropna(axis="columns", how="any")
+
+
+def classify_ranks(summary: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy, dataset count and mean rank (1 = best, ties averaged) per method.
+
+    Ranks use only the methods present on every dataset; the others keep their own mean and
+    count but get a NaN rank, since a rank among fewer rivals is not comparable.
+    """
+    matrix = _accuracy_matrix(summary)
+    ranks = _complete_methods(matrix).rank(axis="columns", ascending=False, method="average")
+    table = pd.DataFrame(
+        {
+            "mean_accuracy": matrix.mean(),
+            "n_datasets": matrix.notna().sum(),
+            "mean_rank": ranks.mean().reindex(matrix.columns),
+        }
+    )
+    table = table.rename_axis("method").reset_index()
+    return table.sort_values(["mean_rank", "method"], na_position="last", ignore_index=True)
+
+
+def _wilcoxon_pairs(summary: pd.DataFrame, references: tuple[str, ...]) -> list[tuple[str, str]]:
+    """References vs every baseline, then CSFT per_interval vs common of the same protocol."""
+    methods = summary.drop_duplicates("method").set_index("method")
+    baselines = sorted(methods.index[methods.model != "csft"])
+    pairs = [(ref, other) for ref in references if ref in methods.index for other in baselines]
+    csft = summary[summary.model == "csft"].drop_duplicates(["method", "length_policy"])
+    for _, policies in csft.groupby("protocol", sort=True):
+        per_interval = sorted(policies.method[policies.length_policy == "per_interval"].unique())
+        common = sorted(policies.method[policies.length_policy == "common"].unique())
+        pairs += [(p, c) for p in per_interval for c in common if p != c]
+    return pairs
+
+
+def _wilcoxon_row(reference: pd.Series, other: pd.Series) -> dict:
+    """Paired two-sided Wilcoxon on the datasets both methods have; NaN and a note if undefined.
+
+    Differences are rounded to 1e-12 so that float noise in the seed means is not counted as a
+    win or a loss (accuracies differ by at least 1/n_test when they really differ).
+    """
+    from scipy.stats import wilcoxon
+
+    both = pd.concat([reference, other], axis="columns").dropna()
+    diff = (both.iloc[:, 0] - both.iloc[:, 1]).round(12).to_numpy()
+    row = {
+        "n_datasets": len(diff),
+        "wins": int((diff > 0).sum()),
+        "ties": int((diff == 0).sum()),
+        "losses": int((diff < 0).sum()),
+        "statistic": np.nan,
+        "p_value": np.nan,
+        "note": "",
+    }
+    if len(diff) < 2:
+        return row | {"note": f"{len(diff)} shared dataset(s); the test needs at least 2"}
+    if not diff.any():
+        return row | {"note": "every difference is zero; the test is undefined"}
+    try:
+        result = wilcoxon(diff)
+    except ValueError as error:  # scipy's own refusal, reported rather than raised
+        return row | {"note": str(error)}
+    return row | {"statistic": float(result.statistic), "p_value": float(result.pvalue)}
+
+
+def classify_wilcoxon(
+    summary: pd.DataFrame, references: tuple[str, ...] = ("csft/finetune", "csft/svm")
+) -> pd.DataFrame:
+    """Wins/ties/losses and a paired Wilcoxon signed-rank test per (reference, other) pair.
+
+    Paired over the datasets both methods have, on per-dataset mean accuracy; never raises.
+    """
+    matrix = _accuracy_matrix(summary)
+    rows = [
+        {"reference": ref, "other": other} | _wilcoxon_row(matrix[ref], matrix[other])
+        for ref, other in _wilcoxon_pairs(summary, tuple(references))
+    ]
+    return pd.DataFrame(rows, columns=WILCOXON_COLUMNS)
+
+
+def _ordered_methods(summary: pd.DataFrame) -> list[str]:
+    """CSFT's methods first, then the baselines, each alphabetically: a stable column order."""
+    models = summary.drop_duplicates("method").set_index("method").model
+    return sorted(models.index, key=lambda m: (models[m] != "csft", m))
+
+
+def _paper_accuracy() -> tuple[str, str]:
+    """The paper's UCR accuracy claim for CSFT, formatted as a range, and its source."""
+    paper = paper_numbers()
+    rows = paper[(paper.model == "csft") & (paper.metric == "accuracy")]
+    if rows.empty:
+        return "", ""
+    row = rows.iloc[0]
+    return f"{row.low:.3f}-{row.high:.3f}", row.source
+
+
+def _number(value: float, spec: str) -> str:
+    return MISSING if pd.isna(value) else format(value, spec)
+
+
+def _grid(summary: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
+    """Dataset x method table of preformatted cells, a dash where a method was not run."""
+    table = summary.assign(cell=cells).pivot(index="dataset", columns="method", values="cell")
+    table = table.reindex(columns=_ordered_methods(summary)).fillna(MISSING)
+    return table.rename_axis(None, axis="columns")
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """Markdown of a dataset-indexed table, cells kept as formatted (no re-parsing)."""
+    return table.reset_index().to_markdown(index=False, disable_numparse=True)
+
+
+def _accuracy_section(summary: pd.DataFrame, ranks: pd.DataFrame) -> str:
+    """Dataset x method accuracy, then per-method summary rows and the paper's range for CSFT."""
+    table = _grid(summary, _cells(summary.accuracy_mean, summary.accuracy_sd))
+    per_method = ranks.set_index("method").reindex(table.columns)
+    is_csft = summary.drop_duplicates("method").set_index("method").model.eq("csft")
+    paper_range, source = _paper_accuracy()
+    table.loc["mean over datasets"] = per_method.mean_accuracy.map(lambda v: _number(v, ".3f"))
+    table.loc["n datasets"] = per_method.n_datasets.map(str)
+    table.loc["mean rank"] = per_method.mean_rank.map(lambda v: _number(v, ".2f"))
+    table.loc["paper (CSFT)"] = [paper_range if is_csft[m] else "" for m in table.columns]
+    n_ranked = int(per_method.mean_rank.notna().sum())
+    return (
+        "## Test accuracy per dataset\n\n"
+        f"Ours: mean ± sd over seeds (no ± with one seed); {MISSING} where a method was not run. "
+        f"Mean rank: 1 = best, ties averaged, among the {n_ranked} methods run on every dataset "
+        f"({MISSING} for the others, whose mean is over their own datasets only). "
+        "Paper: as published, for comparison only"
+        + (f" ({source})" if source else "")
+        + ".\n\n"
+        + _markdown(table)
+        + "\n"
+    )
+
+
+def _speed_section(summary: pd.DataFrame) -> str:
+    """Train and test seconds per dataset x method: the cost beside the accuracy."""
+    seconds = zip(summary.train_seconds_mean, summary.test_seconds_mean, strict=True)
+    table = _grid(summary, [f"{train:.2f} + {test:.2f}" for train, test in seconds])
+    return (
+        "## Time per dataset (seconds, train + test, mean over seeds)\n\n" + _markdown(table) + "\n"
+    )
+
+
+def _wilcoxon_section(wilcoxon: pd.DataFrame) -> str:
+    """Paired tests of CSFT against each baseline and of its two interval policies."""
+    table = pd.DataFrame(
+        {
+            "reference": wilcoxon.reference,
+            "other": wilcoxon.other,
+            "datasets": wilcoxon.n_datasets.map(str),
+            "wins / ties / losses": [
+                f"{w} / {t} / {lo}"
+                for w, t, lo in zip(wilcoxon.wins, wilcoxon.ties, wilcoxon.losses, strict=True)
+            ],
+            "statistic": wilcoxon.statistic.map(lambda v: _number(v, ".1f")),
+            "p-value": wilcoxon.p_value.map(lambda v: _number(v, ".3g")),
+            "note": wilcoxon.note,
+        }
+    )
+    return (
+        "## Paired Wilcoxon signed-rank tests (two-sided)\n\n"
+        "Over the datasets both methods have, on per-dataset mean accuracy; wins, ties and "
+        "losses are the reference's.\n\n"
+        + (table.to_markdown(index=False, disable_numparse=True) if len(table) else "No pairs.")
+        + "\n"
+    )
+
+
+def _length_policy_section(summary: pd.DataFrame) -> str:
+    """What each method did with series of unequal length, so the accuracies can be read."""
+    lines = []
+    for method in _ordered_methods(summary):
+        policies = summary.length_policy[summary.method == method].dropna().unique()
+        for policy in sorted(policies):
+            meaning = LENGTH_POLICIES.get(policy, "(no description)")
+            lines.append(f"- {method}: {policy}: {meaning}")
+    return (
+        "## Length policies\n\n"
+        + "\n".join(lines or ["- (none recorded)"])
+        + "\n\nSeries shorter than CSFT's minimum length are resampled up or refused, per the "
+        "config's ucr short_series.\n"
+    )
+
+
+def classify_markdown(summary: pd.DataFrame, ranks: pd.DataFrame, wilcoxon: pd.DataFrame) -> str:
+    """The human-readable UCR classification report: accuracy, time, tests, length policies."""
+    sections = [
+        "# Classification (UCR)\n",
+        _accuracy_section(summary, ranks),
+        _speed_section(summary),
+        _wilcoxon_section(wilcoxon),
+        _length_policy_section(summary),
+    ]
+    return "\n".join(sections)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from csft.data.splits import ucr_validation_split
-from csft.data.ucr import VARIABLE_LENGTH_DATASETS, load_ucr, read_ucr_file
+from csft.data.ucr import is_variable_length_dataset, load_ucr, read_ucr_file
 
 
 def write_dataset(root: Path, name: str, train: str, test: str) -> Path:
@@ -33,7 +33,8 @@ def test_chinatown(mirror):
 
 def test_variable_length_keeps_own_lengths(mirror):
     dataset = load_ucr(mirror, "PickupGestureWiimoteZ", missing_values="error")
-    assert "PickupGestureWiimoteZ" in VARIABLE_LENGTH_DATASETS
+    assert is_variable_length_dataset("PickupGestureWiimoteZ")
+    assert not is_variable_length_dataset("GunPoint")
     lengths = np.concatenate([dataset.lengths("train"), dataset.lengths("test")])
     assert (lengths.min(), lengths.max()) == (29, 361)  # the README's "Vary (29-361)"
     assert dataset.is_variable_length

@@ -20,6 +20,7 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 DATASETS = ["ETTh1", "ETTh2"]
 LOOKBACK, HORIZON, SEEDS, EPOCHS = 96, 24, [1, 2], 2
 CSFT_LOOKBACK, UF_LOOKBACKS = 64, [64, 127]
+CLASSIFIERS = ("csft", "patchtst", "minirocket", "dtw_1nn")
 MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [
     ("csft", "ETTh1", CSFT_LOOKBACK),
     ("patchtst", "ETTh1", LOOKBACK),
@@ -64,6 +65,19 @@ def tiny_config(root: Path) -> dict:
             "datasets": ["ETTh1"],
             "intervals": [{"low": 64, "high": 128, "eval_lookbacks": UF_LOOKBACKS}],
             "horizons": [HORIZON],
+        },
+        "classify": {
+            "models": list(CLASSIFIERS),
+            "seeds": SEEDS[:1],
+            "csft": {
+                "pretraining": {"epochs": 1, "batch_size": 16},
+                "training": {"batch_size": 16, "epochs": EPOCHS, "patience": 1},
+            },
+            "patchtst": {
+                "architecture": {"d_model": 8, "n_heads": 2, "d_ff": 16, "n_layers": 1},
+                "training": {"batch_size": 16, "epochs": EPOCHS, "patience": 1},
+            },
+            "minirocket": {"n_kernels": 84},
         },
         "models": {
             "dlinear": {
@@ -187,6 +201,53 @@ def test_mlflow_holds_one_complete_run_per_job(study):
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
         assert steps == list(range(1, int(run.data.metrics["epochs_run"]) + 1))
         assert "config.yaml" in [a.path for a in client.list_artifacts(run.info.run_id)]
+
+
+CLASSIFY_METHODS = {
+    "Chinatown": ["csft/finetune", "csft/svm", "dtw_1nn", "minirocket", "patchtst"],
+    "PickupGestureWiimoteZ": [
+        "csft/finetune",
+        "csft/finetune/common",
+        "csft/svm",
+        "csft/svm/common",
+        "dtw_1nn",
+        "minirocket",
+        "patchtst",
+    ],
+}
+
+
+def test_classification_table_has_every_method_on_every_dataset(study):
+    results = study[0] / "results"
+    table = pd.read_csv(results / "tables" / "classify.csv")
+    got = {d: sorted(rows.method) for d, rows in table.groupby("dataset")}
+    assert got == CLASSIFY_METHODS
+    assert table.accuracy_mean.between(0, 1).all() and (table.n_seeds == 1).all()
+    assert (table.train_seconds_mean > 0).all() and (table.test_seconds_mean > 0).all()
+    # Each model's length policy is named: CSFT's choice, the others' fixed ones.
+    policies = dict(zip(table.method, table.length_policy, strict=False))
+    assert policies["csft/finetune/common"] == "common" and policies["dtw_1nn"] == "native"
+    assert policies["patchtst"] == policies["minirocket"] == "resample"
+    markdown = (results / "tables" / "classify.md").read_text()
+    assert "0.961" in markdown and "mean rank" in markdown
+    wilcoxon = pd.read_csv(results / "tables" / "classify_wilcoxon.csv")
+    assert {"csft/finetune", "csft/svm"} <= set(wilcoxon.reference)
+    for ext in ("png", "pdf"):
+        assert (results / "figures" / f"classify_ranks.{ext}").stat().st_size > 1000
+
+
+def test_classification_runs_share_metric_keys_in_mlflow(study):
+    client = MlflowClient(tracking_uri=f"sqlite:///{study[0]}/mlflow.db")
+    experiment = client.get_experiment_by_name("tiny/classify")
+    runs = client.search_runs([experiment.experiment_id])
+    expected = [f"{m}/{d}/{SEEDS[0]}" for d, methods in CLASSIFY_METHODS.items() for m in methods]
+    assert sorted(r.info.run_name for r in runs) == sorted(expected)
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        assert {"test_accuracy", "train_seconds", "test_seconds", "n_test"} <= set(run.data.metrics)
+        assert any(tag.startswith("data.sha256.UCR/") for tag in run.data.tags)
+        if run.data.tags["method"].startswith("csft"):  # both protocols carry the pretraining
+            assert "pretrain_train_total" in run.data.metrics
 
 
 def test_rerun_replaces_runs_and_reproduces_metrics(study, mirror):

@@ -4,8 +4,9 @@ File layout (2018 archive .tsv): no header, tab-separated, one series per row; t
 is the class label as written in the archive (it may be negative or not start at 0), the rest are
 the values. NaN means two different things, and the two are kept apart:
 
-- in the archive's variable-length datasets (VARIABLE_LENGTH_DATASETS), trailing NaN are
-  end-padding up to the longest series; they are stripped, so each series keeps its own length;
+- in the archive's variable-length datasets (as its catalogue csft/data/ucr_archive.csv lists
+  them), trailing NaN are end-padding up to the longest series; they are stripped, so each
+  series keeps its own length;
 - anywhere else, NaN is a missing value, handled by an explicit policy (MISSING_VALUE_POLICIES).
 """
 
@@ -19,25 +20,17 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import LabelEncoder
 
+from csft.data.ucr_catalog import archive
+
 logger = logging.getLogger(__name__)
 
-# The archive's variable-length datasets (its "Vary" length); GesturePebbleZ2 is not in the
-# local mirror but is listed so the rule holds for the full archive.
-VARIABLE_LENGTH_DATASETS = frozenset(
-    {
-        "AllGestureWiimoteX",
-        "AllGestureWiimoteY",
-        "AllGestureWiimoteZ",
-        "GestureMidAirD1",
-        "GestureMidAirD2",
-        "GestureMidAirD3",
-        "GesturePebbleZ1",
-        "GesturePebbleZ2",
-        "PickupGestureWiimoteZ",
-        "PLAID",
-        "ShakeGestureWiimoteZ",
-    }
-)
+
+def is_variable_length_dataset(name: str) -> bool:
+    """Whether the archive's catalogue lists `name` as variable length ("Vary")."""
+    catalogue = archive()
+    return name in catalogue.index and bool(catalogue.at[name, "variable_length"])
+
+
 MISSING_VALUE_POLICIES = ("error", "interpolate")
 SPLITS = ("train", "test")
 
@@ -131,7 +124,7 @@ def _interpolate(values: np.ndarray) -> np.ndarray:
 
 def _clean_row(values: np.ndarray, row: int, path: Path, dataset: str, policy: str) -> np.ndarray:
     """One series: padding removed (variable-length datasets only), missing values handled."""
-    if dataset in VARIABLE_LENGTH_DATASETS:
+    if is_variable_length_dataset(dataset):
         values = _strip_padding(values)
     n_missing = int(np.isnan(values).sum())
     if values.size == 0 or n_missing == values.size:

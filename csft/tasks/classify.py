@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 LENGTH_POLICIES = ("resample",)
 INTERVAL_POLICIES = ("per_interval", "common")
+SHORT_SERIES_POLICIES = ("error", "resample")
 
 
 class SealedTestError(RuntimeError):
@@ -85,6 +86,29 @@ def to_length(series: list[np.ndarray], length: int, policy: str = "resample") -
             x = x.expand(1, 1, 2)
         resampled = F.interpolate(x, size=length, mode="linear", align_corners=True)
         out[i] = resampled.view(-1).numpy()  # (length,)
+    return out
+
+
+def lengthen_short(
+    series: list[np.ndarray], min_length: int, policy: str, where: str
+) -> list[np.ndarray]:
+    """Series shorter than `min_length` (CSFT's shortest supported T): an error naming the
+    first one (`where`, its index and length), or resampled up to `min_length` points.
+
+    Applied to every model's input alike, so all models see the same series.
+    """
+    if policy not in SHORT_SERIES_POLICIES:
+        raise ValueError(f"short_series must be one of {SHORT_SERIES_POLICIES}, got {policy!r}")
+    short = [i for i, values in enumerate(series) if len(values) < min_length]
+    if short and policy == "error":
+        i = short[0]
+        raise ValueError(
+            f"{where}: series {i} has length {len(series[i])}, below the minimum {min_length} "
+            f"({len(short)} such series); set ucr.short_series: resample to resample them up"
+        )
+    out = list(series)
+    for i in short:
+        out[i] = to_length([series[i]], min_length)[0]
     return out
 
 
@@ -218,12 +242,16 @@ def csft_groups(
     labels: np.ndarray,
     config: CSFTConfig,
     policy: str = "per_interval",
+    trained_grids: list[int] | None = None,
 ) -> list[Group]:
     """Place each series on a CSFT grid and group equal grids, for CSFTClassifier.
 
     "per_interval": each series on its own interval's grid (2^k for T in [2^k, 2^(k+1)));
     "common": every series on the grid of `config.lookback`'s interval (the longest series').
-    Lengths outside [min_length, max_length) are errors naming the series and its length.
+    `trained_grids` (validation and TEST): the grids training reached; a series whose own grid
+    is not among them goes to the deepest trained grid below it (else the shallowest), since
+    only trained depths have a head. Lengths outside [min_length, max_length) are errors
+    naming the series and its length.
     """
     if policy not in INTERVAL_POLICIES:
         raise ValueError(f"policy must be one of {INTERVAL_POLICIES}, got {policy!r}")
@@ -234,6 +262,9 @@ def csft_groups(
         except ValueError as error:
             raise ValueError(f"series {i}: {error}") from None
         grid = plan.grid_length if policy == "per_interval" else config.plan.grid_length
+        if trained_grids and grid not in trained_grids:
+            below = [g for g in trained_grids if g <= grid]
+            grid = max(below) if below else min(trained_grids)
         grids.setdefault(grid, []).append(i)
     groups = []
     for grid, index in sorted(grids.items()):
@@ -242,3 +273,43 @@ def csft_groups(
         )
         groups.append(Group(np.array(index), x, torch.as_tensor(labels[index])))
     return groups
+
+
+class GroupBatches:
+    """(x (B, T, 1), y) batches of grouped series, each batch inside one group (one grid), for
+    pretraining: reshuffled on every pass when training, in order and complete otherwise."""
+
+    def __init__(
+        self, groups: list[Group], batch_size: int, training: bool, generator: torch.Generator
+    ):
+        self.groups, self.batch_size = groups, batch_size
+        self.training, self.generator = training, generator
+
+    def _indices(self) -> list[tuple[int, torch.Tensor]]:
+        if self.training:
+            return _batches(self.groups, self.batch_size, self.generator)
+        return [
+            (g, torch.arange(i, min(i + self.batch_size, len(group.index))))
+            for g, group in enumerate(self.groups)
+            for i in range(0, len(group.index), self.batch_size)
+        ]
+
+    def __len__(self) -> int:
+        return sum(-(-len(g.index) // self.batch_size) for g in self.groups)
+
+    def __iter__(self):
+        for g, batch in self._indices():
+            group = self.groups[g]
+            yield group.x[batch].unsqueeze(-1), group.y[batch]  # (B, T, 1), (B,)
+
+
+def represent_groups(encoder: torch.nn.Module, groups: list[Group], batch_size: int) -> list:
+    """Frozen H_L of every group's series (eval mode, no grad): per group (n, d_L) numpy."""
+    encoder.eval()
+    with torch.no_grad():
+        return [
+            torch.cat(
+                [encoder.represent(g.x[i : i + batch_size]) for i in range(0, len(g.x), batch_size)]
+            ).numpy()
+            for g in groups
+        ]

@@ -11,10 +11,12 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -50,6 +52,23 @@ class PretrainConfig:
             )
 
 
+Batches = Callable[[Any, int, bool, torch.Generator | None], Iterable]
+
+
+def window_batches(
+    windows: Dataset, batch_size: int, training: bool, generator: torch.Generator | None
+) -> DataLoader:
+    """(x (B, T, C), y) batches of forecasting windows: shuffled with the last partial batch
+    dropped for training; in order and complete for evaluation."""
+    return DataLoader(
+        windows,
+        batch_size,
+        shuffle=training,
+        generator=generator if training else None,
+        drop_last=training,
+    )
+
+
 def as_series(x: torch.Tensor) -> torch.Tensor:
     """Windows (B, T, C) -> channel-independent univariate series (B*C, T)."""
     return x.transpose(1, 2).reshape(-1, x.shape[1])  # (B*C, T)
@@ -61,27 +80,28 @@ def evaluate(
     windows: Dataset,
     batch_size: int,
     ssl: SSLConfig,
+    batches: Batches = window_batches,
 ) -> dict[str, float]:
     """Every SSL term over every window (eval mode, no grad), weighted by series per batch.
 
     The independence penalty is a batch statistic, so its "mean" is the series-weighted mean of
     the per-batch penalties.
     """
-    if len(windows) == 0:
+    loader = batches(windows, batch_size, False, None)
+    if len(loader) == 0:
         raise ValueError("no windows to evaluate: the split is shorter than one window")
-    loader = DataLoader(windows, batch_size=batch_size, shuffle=False, drop_last=False)
     encoder.eval()
     decoders.eval()
     sums: dict[str, float] = {}
-    count = 0
+    counts: dict[str, int] = {}  # per term: grouped series of shallower grids lack deep levels
     with torch.no_grad():
         for x, _ in loader:  # x: (B, T, C)
             series = as_series(x)  # (B*C, T)
             _, terms, _ = ssl_loss(encoder, decoders, series, ssl)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value * len(series)
-            count += len(series)
-    return {key: value / count for key, value in sums.items()}
+                counts[key] = counts.get(key, 0) + len(series)
+    return {key: value / counts[key] for key, value in sums.items()}
 
 
 def pretrain(
@@ -93,6 +113,7 @@ def pretrain(
     on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
     *,
     decoders: ReconstructionDecoders | None = None,
+    batches: Batches = window_batches,
 ) -> list[dict[str, float]]:
     """AdamW + cosine schedule on the SSL loss; the best epoch's weights are restored.
 
@@ -100,16 +121,13 @@ def pretrain(
     validation window) and `lr`; `on_epoch(epoch, row)` sees each row as it is made (epoch
     counts from 1). Pass `decoders` to keep them (e.g. for diagnostics): they are trained and
     restored to the best epoch with the encoder; otherwise fresh ones are built and discarded.
+    `batches(data, batch_size, training, generator)` cuts the data into (x (B, T, C), y)
+    batches (default: forecasting windows); with no validation data at all (`val_windows`
+    None) every epoch runs and the last weights are kept: nothing else may stand in for it.
     """
     if decoders is None:
         decoders = ReconstructionDecoders(encoder.config)
-    train_loader = DataLoader(
-        train_windows,
-        config.batch_size,
-        shuffle=True,
-        generator=generator,
-        drop_last=True,  # training only; evaluate() sees every validation window
-    )
+    train_loader = batches(train_windows, config.batch_size, True, generator)
     if len(train_loader) == 0:
         raise ValueError(
             f"{len(train_windows)} training windows is fewer than one batch of {config.batch_size}"
@@ -125,10 +143,10 @@ def pretrain(
         decoders.train()
         lr = optimizer.param_groups[0]["lr"]
         rows: list[dict[str, float]] = []
-        batches = train_loader
+        epoch_batches = train_loader
         if config.max_batches_per_epoch:  # the shuffled loader stops early: a seeded subset
-            batches = itertools.islice(train_loader, config.max_batches_per_epoch)
-        for x, _ in batches:  # x: (B, T, C)
+            epoch_batches = itertools.islice(train_loader, config.max_batches_per_epoch)
+        for x, _ in epoch_batches:  # x: (B, T, C)
             optimizer.zero_grad()
             loss, terms, _ = ssl_loss(encoder, decoders, as_series(x), config.ssl)
             if not torch.isfinite(loss):
@@ -136,24 +154,22 @@ def pretrain(
             loss.backward()
             optimizer.step()
             rows.append(terms)
-        val = evaluate(encoder, decoders, val_windows, config.batch_size, config.ssl)
-        if not np.isfinite(val["total"]):
+        if val_windows is None:
+            val = {}
+        else:
+            val = evaluate(encoder, decoders, val_windows, config.batch_size, config.ssl, batches)
+        if not np.isfinite(val.get("total", 0.0)):
             raise FloatingPointError(f"validation loss became {val['total']} in epoch {epoch}")
-        row = {f"train_{key}": float(np.mean([r[key] for r in rows])) for key in rows[0]}
+        means = pd.DataFrame(rows).mean()  # a term missing from some batches: over the rest
+        row = {f"train_{key}": float(value) for key, value in means.items()}
         row.update({f"val_{key}": value for key, value in val.items()})
         row["lr"] = lr
         history.append(row)
         on_epoch(epoch, row)
-        log.info(
-            "epoch %d: train %.6f  val %.6f (recon %.6f, independence %.6f)  lr %.2e",
-            epoch,
-            row["train_total"],
-            row["val_total"],
-            row["val_recon_mean"],
-            row["val_independence"],
-            lr,
-        )
-        if row["val_total"] < best_loss:
+        log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.6f}" for k, v in row.items()))
+        if not val:
+            best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
+        elif row["val_total"] < best_loss:
             best_loss, stale = row["val_total"], 0
             best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
         else:

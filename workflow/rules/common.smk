@@ -4,7 +4,8 @@ from pathlib import Path
 
 from csft import tracking
 from csft.data import ucr_catalog
-from csft.config import resolve_architecture, resolve_training
+from csft.config import classify_settings, resolve_architecture, resolve_training
+from csft.tasks.classify_job import job_policies, job_seeds
 
 RESULTS = config["results_dir"]
 DATA = config["data_dir"]
@@ -19,6 +20,8 @@ FIGURE_FORMATS = ["png", "pdf"]
 wildcard_constraints:
     dataset="ETTh1|ETTh2|ETTm1|ETTm2",
     name="[A-Za-z0-9_]+",
+    classifier="csft|patchtst|minirocket|dtw_1nn",
+    policy="per_interval|common|resample|native",
     model="[a-z0-9_]+",
     horizon=r"\d+",
     lookback=r"\d+",
@@ -36,7 +39,9 @@ def init_tracking():
     """Create the MLflow store and experiments once, before any job can race to do it."""
     uri = tracking.tracking_uri(config["tracking"]["uri"])
     tracking.init_store(
-        uri, [experiment("forecast")], config["tracking"]["artifact_root"]
+        uri,
+        [experiment("forecast"), experiment("classify")],
+        config["tracking"]["artifact_root"],
     )
 
 
@@ -83,3 +88,27 @@ def ucr_summaries():
 def ucr_archive_input(wildcards):
     """Without a mirror, UCR files come out of the official archive zip."""
     return {} if MIRROR else {"archive": f"{DATA}/UCRArchive_2018.zip"}
+
+
+def classify_outputs():
+    """One metrics file per classification job: model x dataset x length policy x seed."""
+    track = config["classify"]
+    variable = ucr_catalog.archive().variable_length
+    return [
+        f"{RESULTS}/classify/{model}/{name}/{policy}/seed{seed}/metrics.json"
+        for model in track["models"]
+        for name in UCR_DATASETS
+        for policy in job_policies(model, bool(variable[name]), track["csft_policies"])
+        for seed in job_seeds(model, track.get("seeds", config["seeds"]))
+    ]
+
+
+def classify_targets():
+    """Tables and figure of the classification track; none when it has no job."""
+    if not classify_outputs():
+        return []
+    tables = [f"{RESULTS}/tables/classify.{ext}" for ext in ("csv", "md")]
+    tables.append(f"{RESULTS}/tables/classify_wilcoxon.csv")
+    return tables + expand(
+        f"{RESULTS}/figures/classify_ranks.{{ext}}", ext=FIGURE_FORMATS
+    )

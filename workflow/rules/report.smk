@@ -48,3 +48,44 @@ rule forecast_figures:
         runtime=10,
     script:
         "../scripts/forecast_figures.py"
+
+
+rule classify_table:
+    input:
+        classify_outputs(),
+    output:
+        csv=f"{RESULTS}/tables/classify.csv",
+        md=f"{RESULTS}/tables/classify.md",
+        wilcoxon=f"{RESULTS}/tables/classify_wilcoxon.csv",
+    log:
+        f"{LOGS}/classify_table.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/classify_table.py"
+
+
+rule classify_figures:
+    input:
+        classify_outputs(),
+    output:
+        png=report(
+            f"{RESULTS}/figures/classify_ranks.png",
+            caption="../report/classify_ranks.rst",
+            category="Classification",
+        ),
+        pdf=f"{RESULTS}/figures/classify_ranks.pdf",
+    log:
+        f"{LOGS}/classify_figures.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/classify_figures.py"

@@ -1,0 +1,168 @@
+"""Classification jobs: every model fits before TEST is opened, CSFT's length policies, the
+short-series policy, grouped pretraining and determinism, on small synthetic UCR-like data."""
+
+import numpy as np
+import pytest
+import torch
+
+from csft.data.ucr import UCRDataset, UCRSplit
+from csft.model import CSFTConfig
+from csft.tasks import classify_job
+from csft.tasks.classify import (
+    GroupBatches,
+    csft_groups,
+    lengthen_short,
+    seal,
+)
+from csft.tasks.classify_job import ClassifyJob, job_policies, job_seeds
+
+SETTINGS = {
+    "csft": {
+        "architecture": {"d_model": 8, "n_heads": 2, "d_max": 16},
+        "pretraining": {"epochs": 2, "batch_size": 16},
+        "training": {"batch_size": 16, "epochs": 3, "patience": 2, "learning_rate": 3e-3},
+    },
+    "patchtst": {
+        "architecture": {"d_model": 8, "n_heads": 2, "d_ff": 16, "n_layers": 1},
+        "training": {"batch_size": 16, "epochs": 3, "patience": 2},
+    },
+    "minirocket": {"n_kernels": 84, "threads": 1},
+    "dtw_1nn": {"window": 0.2, "threads": 1},
+}
+
+
+def synthetic(n_train=40, n_test=30, lengths=(64, 200), seed=0) -> UCRDataset:
+    """Two classes (a sine, or a sine plus a step) at lengths drawn from `lengths`."""
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        labels = rng.integers(0, 2, n)
+        series = []
+        for label in labels:
+            t = np.linspace(
+                0, 6 * np.pi, int(rng.integers(*lengths)) if lengths[0] < lengths[1] else lengths[0]
+            )
+            values = np.sin(t) + label * (t > t[len(t) // 2]) + 0.2 * rng.standard_normal(t.size)
+            series.append(values.astype(np.float32))
+        return UCRSplit(series, labels.astype(np.int64))
+
+    return UCRDataset("Synthetic", np.array([1, 2]), split(n_train), split(n_test))
+
+
+def fit_spies(monkeypatch, splits):
+    """Record, at every fitting call, whether TEST was still sealed."""
+    sealed_at_fit = []
+
+    def spy(function):
+        def wrapper(*args, **kwargs):
+            sealed_at_fit.append(splits._sealed)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("pretrain", "fit_classifier", "svm_on_features"):
+        monkeypatch.setattr(classify_job, name, spy(getattr(classify_job, name)))
+    original = classify_job._aeon_fit_predict
+
+    def aeon_spy(classifier, *args):
+        classifier.fit = spy(classifier.fit)
+        return original(classifier, *args)
+
+    monkeypatch.setattr(classify_job, "_aeon_fit_predict", aeon_spy)
+    return sealed_at_fit
+
+
+@pytest.mark.parametrize(
+    "model, policy",
+    [
+        ("csft", "per_interval"),
+        ("csft", "common"),
+        ("patchtst", "resample"),
+        ("minirocket", "resample"),
+        ("dtw_1nn", "native"),
+    ],
+)
+def test_every_model_fits_with_test_sealed_and_scores_test_once(monkeypatch, model, policy):
+    splits = seal(synthetic(), 0.25, seed=0)
+    sealed_at_fit = fit_spies(monkeypatch, splits)
+    records = classify_job.run(ClassifyJob(model, "Synthetic", policy, 1), splits, SETTINGS[model])
+    assert sealed_at_fit and all(sealed_at_fit)  # every fit ran before TEST was opened
+    assert not splits._sealed  # ...and TEST was opened exactly once (a second unseal raises)
+    expected = ["finetune", "svm"] if model == "csft" else [classify_job.PRIMARY_PROTOCOL[model]]
+    assert [r["protocol"] for r in records] == expected
+    for record in records:
+        assert 0 <= record["test_accuracy"] <= 1 and record["n_test"] == 30
+        assert record["train_seconds"] > 0 and record["test_seconds"] > 0
+        assert record["length_policy"] == policy and record["variable_length"]
+    if model == "csft":
+        assert records[0]["method"] == "csft/finetune" + ("/common" if policy == "common" else "")
+        grids = records[0]["grids"].split()
+        assert grids == (["64", "128"] if policy == "per_interval" else ["128"])
+
+
+def test_dtw_learns_an_easy_problem():
+    splits = seal(synthetic(n_train=30, n_test=40, lengths=(100, 101)), 0.25, seed=0)
+    (record,) = classify_job.run(
+        ClassifyJob("dtw_1nn", "Synthetic", "native", 1), splits, SETTINGS["dtw_1nn"]
+    )
+    assert record["test_accuracy"] > 0.8 and not record["variable_length"]
+
+
+def test_the_same_seed_gives_the_same_accuracy_and_another_seed_another_model():
+    def accuracies(seed):
+        splits = seal(synthetic(), 0.25, seed=0)
+        job = ClassifyJob("csft", "Synthetic", "per_interval", seed)
+        return [r["test_accuracy"] for r in classify_job.run(job, splits, SETTINGS["csft"])]
+
+    first = accuracies(1)
+    assert accuracies(1) == first
+    splits = seal(synthetic(), 0.25, seed=0)
+    torch.manual_seed(0)  # the job seeds itself: the global state before it does not matter
+    again = classify_job.run(
+        ClassifyJob("csft", "Synthetic", "per_interval", 1), splits, SETTINGS["csft"]
+    )
+    assert [r["test_accuracy"] for r in again] == first
+
+
+def test_short_series_are_resampled_up_or_refused_naming_the_series():
+    series = [np.ones(80, np.float32), np.arange(24, dtype=np.float32)]
+    out = lengthen_short(series, 64, "resample", "UCR Chinatown")
+    assert [len(s) for s in out] == [80, 64] and out[0] is series[0]
+    assert out[1][0] == 0 and out[1][-1] == 23
+    with pytest.raises(ValueError, match=r"UCR Chinatown: series 1 has length 24, below .* 64"):
+        lengthen_short(series, 64, "error", "UCR Chinatown")
+
+
+def test_unseen_intervals_go_to_the_deepest_trained_grid_below():
+    config = CSFTConfig(300, 1, 1, d_model=8, n_heads=2)
+    series = [np.zeros(n, np.float32) for n in (70, 140, 300, 600)]
+    groups = csft_groups(series, np.zeros(4, np.int64), config, trained_grids=[64, 256])
+    placed = {int(i): g.x.shape[1] for g in groups for i in g.index}
+    assert placed == {0: 64, 1: 64, 2: 256, 3: 256}
+
+
+def test_group_batches_stay_within_one_grid_and_cover_every_series():
+    config = CSFTConfig(300, 1, 1, d_model=8, n_heads=2)
+    series = [np.zeros(n, np.float32) for n in [70] * 5 + [140] * 7 + [300] * 3]
+    groups = csft_groups(series, np.arange(15), config)
+    generator = torch.Generator().manual_seed(0)
+    training = GroupBatches(groups, 4, True, generator)
+    passes = [[y.tolist() for _, y in training] for _ in range(2)]
+    assert passes[0] != passes[1]  # reshuffled on every pass
+    for batches in passes:
+        assert sorted(sum(batches, [])) == list(range(15))
+    for x, _ in training:
+        assert x.ndim == 3 and x.shape[-1] == 1 and x.shape[1] in (64, 128, 256)
+    evaluation = [y.tolist() for _, y in GroupBatches(groups, 4, False, generator)]
+    assert sum(evaluation, []) == list(range(15)) and len(evaluation) == 5
+
+
+def test_job_policies_and_seeds():
+    both = ["per_interval", "common"]
+    assert job_policies("csft", True, both) == both
+    assert job_policies("csft", False, both) == ["per_interval"]
+    assert job_policies("minirocket", True, both) == ["resample"]
+    assert job_policies("dtw_1nn", False, both) == ["native"]
+    assert job_seeds("dtw_1nn", [3, 4]) == [3] and job_seeds("csft", [3, 4]) == [3, 4]
+    with pytest.raises(ValueError, match="length policy"):
+        ClassifyJob("patchtst", "X", "per_interval", 1)

@@ -1,0 +1,101 @@
+# ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
+"""Train one classifier on one UCR dataset and seed, score TEST once, log every method's run
+to MLflow (CSFT's job gives two: the fine-tuned head and the SVM on frozen H_L)."""
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import mlflow
+import torch
+
+from csft import atomic, tracking
+from csft.data.download import pinned_sha256, sha256_of
+from csft.data.ucr import load_ucr
+from csft.tasks import classify_job
+from csft.tasks.classify import lengthen_short, seal
+
+logging.basicConfig(
+    filename=snakemake.log[0],
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+)
+params = snakemake.params
+torch.set_num_threads(snakemake.threads)
+wildcards = snakemake.wildcards
+job = classify_job.ClassifyJob(
+    wildcards.classifier, wildcards.name, wildcards.policy, int(wildcards.seed)
+)
+
+dataset = load_ucr(Path(snakemake.input.train).parents[2], job.dataset, params.missing_values)
+for split in (dataset.train, dataset.test):
+    split.series = lengthen_short(
+        split.series, params.min_length, params.short_series, f"UCR {job.dataset}"
+    )
+splits = seal(dataset, params.validation_fraction, params.validation_seed)
+
+inputs = {"TRAIN": snakemake.input.train, "TEST": snakemake.input.test}
+data_tags = {"data.pinned": "true"}
+for split, path in inputs.items():
+    relpath = f"UCR/{job.dataset}/{job.dataset}_{split}.tsv"
+    digest = sha256_of(path)
+    data_tags[f"data.sha256.{relpath}"] = digest
+    if pinned_sha256(relpath) != digest:
+        data_tags["data.pinned"] = "false"
+run_params = {
+    "job": dataclasses.asdict(job),
+    "settings": params.settings,
+    "ucr": {
+        "short_series": params.short_series,
+        "min_length": params.min_length,
+        "missing_values": params.missing_values,
+        "validation_fraction": params.validation_fraction,
+        "validation_seed": params.validation_seed,
+    },
+    "config": snakemake.config,
+}
+uri = tracking.tracking_uri(params.tracking_uri)
+SUMMARY_KEYS = ("test_accuracy", "n_test", "train_seconds", "test_seconds")
+
+
+def run_name(method):
+    return f"{method}/{job.dataset}/{job.seed}"
+
+
+def log_record(record):
+    """The metrics every classification run shares, plus per-epoch histories where they exist."""
+    mlflow.log_metrics({key: record[key] for key in SUMMARY_KEYS})
+    tags = {"method": record["method"], "protocol": record["protocol"]}
+    tags["length_policy"] = record["length_policy"]
+    mlflow.set_tags(tags)
+
+
+primary = classify_job.method_name(
+    job.model, classify_job.PRIMARY_PROTOCOL[job.model], job.length_policy
+)
+with tracking.job_run(uri, params.experiment, run_name(primary), run_params, data_tags) as run:
+    mlflow.log_dict(snakemake.config, "config.yaml")
+    pretrain_rows = []
+
+    def log_metrics(values, step):
+        mlflow.log_metrics(values, step=step)
+        if any(key.startswith("pretrain_") for key in values):
+            pretrain_rows.append((step, values))
+
+    records = classify_job.run(job, splits, dict(params.settings), log_metrics)
+    log_record(records[0])
+    records[0]["mlflow_run_id"] = run.info.run_id
+
+for record in records[1:]:  # CSFT's SVM: a run of its own, with the pretraining it shares
+    with tracking.job_run(
+        uri, params.experiment, run_name(record["method"]), run_params, data_tags
+    ) as run:
+        for step, values in pretrain_rows:
+            mlflow.log_metrics(values, step=step)
+        log_record(record)
+        record["mlflow_run_id"] = run.info.run_id
+
+for record in records:
+    record.pop("history", None)  # per-epoch rows live in MLflow
+atomic.write_text(snakemake.output.metrics, json.dumps(records, indent=2, sort_keys=True))
