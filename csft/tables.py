@@ -143,9 +143,9 @@ CLASSIFY_DESCRIPTORS = ["model", "protocol", "length_policy", "variable_length"]
 WILCOXON_COLUMNS = [
     "reference", "other", "n_datasets", "wins", "ties", "losses", "statistic", "p_value", "note",
 ]  # fmt: skip
-LENGTH_POLICIES = {
-    "per_interval": "each series on its own log2 interval's grid, shared weights, one head per "
-    "interval reached.",
+POLICY_MEANINGS = {
+    "per_interval": "each series on its own log2 interval's grid, shared weights, one head "
+    "(or SVM) per interval reached.",
     "common": "every series resampled onto the grid of the longest series' interval.",
     "resample": "linear resampling to the dataset's longest length.",
     "native": "the model takes unequal lengths as they are (DTW).",
@@ -360,7 +360,7 @@ def _length_policy_section(summary: pd.DataFrame) -> str:
     for method in _ordered_methods(summary):
         policies = summary.length_policy[summary.method == method].dropna().unique()
         for policy in sorted(policies):
-            meaning = LENGTH_POLICIES.get(policy, "(no description)")
+            meaning = POLICY_MEANINGS.get(policy, "(no description)")
             lines.append(f"- {method}: {policy}: {meaning}")
     return (
         "## Length policies\n\n"

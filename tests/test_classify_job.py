@@ -166,3 +166,11 @@ def test_job_policies_and_seeds():
     assert job_seeds("dtw_1nn", [3, 4]) == [3] and job_seeds("csft", [3, 4]) == [3, 4]
     with pytest.raises(ValueError, match="length policy"):
         ClassifyJob("patchtst", "X", "per_interval", 1)
+
+
+def test_series_longer_than_2048_reach_seven_ctls_with_no_special_case():
+    splits = seal(synthetic(n_train=12, n_test=6, lengths=(2844, 2845)), 0.25, seed=0)  # as Rock
+    settings = {**SETTINGS["csft"], "pretraining": {"epochs": 1, "batch_size": 8}}
+    records = classify_job.run(ClassifyJob("csft", "Rock", "per_interval", 1), splits, settings)
+    assert records[0]["grids"] == "2048"  # [2048, 4096): L = log2(2048 / 16) = 7 CTLs
+    assert all(0 <= r["test_accuracy"] <= 1 for r in records)

@@ -149,4 +149,5 @@ def test_markdown(table):
                 f"- csft {r['metric'].upper()} on {r['dataset']}: "
                 f"{float(r['low']):.3f}-{float(r['high']):.3f} ({r['source']})"
             )
-            assert line in markdown.splitlines()
+            # ETT ranges belong to the forecast tables; the UCR accuracy to classify.md.
+            assert (line in markdown.splitlines()) == (r["dataset"] == "ETT")

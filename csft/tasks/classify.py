@@ -20,7 +20,7 @@ from csft.model import CSFTConfig, length_plan, place_on_grid
 
 log = logging.getLogger(__name__)
 
-LENGTH_POLICIES = ("resample",)
+EQUAL_LENGTH_POLICIES = ("resample",)
 INTERVAL_POLICIES = ("per_interval", "common")
 SHORT_SERIES_POLICIES = ("error", "resample")
 
@@ -75,8 +75,8 @@ def to_length(series: list[np.ndarray], length: int, policy: str = "resample") -
     "resample": linear interpolation onto `length` points with both end points kept (the
     same resampling CSFT's length rule uses), so a series keeps its whole shape.
     """
-    if policy not in LENGTH_POLICIES:
-        raise ValueError(f"length policy must be one of {LENGTH_POLICIES}, got {policy!r}")
+    if policy not in EQUAL_LENGTH_POLICIES:
+        raise ValueError(f"length policy must be one of {EQUAL_LENGTH_POLICIES}, got {policy!r}")
     if length < 2:
         raise ValueError(f"target length must be >= 2, got {length}")
     out = np.empty((len(series), length), dtype=np.float32)

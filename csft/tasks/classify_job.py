@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 MetricLogger = Callable[[dict[str, float], int | None], None]
 # The length policy each model runs under; CSFT's is a choice (config), the others' are fixed.
-LENGTH_POLICIES = {
+MODEL_LENGTH_POLICIES = {
     "csft": ("per_interval", "common"),
     "patchtst": ("resample",),
     "minirocket": ("resample",),
@@ -66,7 +66,7 @@ def job_policies(model: str, variable_length: bool, csft_policies: list[str]) ->
     """The length policies `model` runs on a dataset: CSFT every configured one on variable-
     length data, the first on fixed-length data (there the two coincide); others their own."""
     if model != "csft":
-        return list(LENGTH_POLICIES[model])
+        return list(MODEL_LENGTH_POLICIES[model])
     return list(csft_policies) if variable_length else list(csft_policies[:1])
 
 
@@ -83,11 +83,13 @@ class ClassifyJob:
     seed: int
 
     def __post_init__(self) -> None:
-        if self.model not in LENGTH_POLICIES:
-            raise ValueError(f"unknown classifier {self.model!r}; one of {list(LENGTH_POLICIES)}")
-        if self.length_policy not in LENGTH_POLICIES[self.model]:
+        if self.model not in MODEL_LENGTH_POLICIES:
             raise ValueError(
-                f"{self.model} runs under length policy {LENGTH_POLICIES[self.model]}, "
+                f"unknown classifier {self.model!r}; one of {list(MODEL_LENGTH_POLICIES)}"
+            )
+        if self.length_policy not in MODEL_LENGTH_POLICIES[self.model]:
+            raise ValueError(
+                f"{self.model} runs under length policy {MODEL_LENGTH_POLICIES[self.model]}, "
                 f"not {self.length_policy!r}"
             )
 
