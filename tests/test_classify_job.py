@@ -174,3 +174,15 @@ def test_series_longer_than_2048_reach_seven_ctls_with_no_special_case():
     records = classify_job.run(ClassifyJob("csft", "Rock", "per_interval", 1), splits, settings)
     assert records[0]["grids"] == "2048"  # [2048, 4096): L = log2(2048 / 16) = 7 CTLs
     assert all(0 <= r["test_accuracy"] <= 1 for r in records)
+
+
+@pytest.mark.parametrize("model, policy", [("csft", "per_interval"), ("patchtst", "resample")])
+def test_one_example_per_class_leaves_no_validation_and_still_trains(model, policy):
+    dataset = synthetic(n_train=4, n_test=8)  # as Fungi: every class a singleton in TRAIN
+    dataset.train.labels = np.arange(4)
+    dataset.test.labels = np.arange(8) % 4
+    dataset.classes = np.arange(4)
+    splits = seal(dataset, 0.25, seed=0)
+    assert len(splits.val) == 0  # nothing may stand in for validation: every epoch runs
+    records = classify_job.run(ClassifyJob(model, "Fungi", policy, 1), splits, SETTINGS[model])
+    assert records[0]["epochs_run"] == SETTINGS[model]["training"]["epochs"]
