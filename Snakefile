@@ -11,13 +11,14 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
-check_architectures(config["models"], config["classify"])
+check_architectures(config)
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/forecast.smk"
 include: "workflow/rules/classify.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -33,3 +34,4 @@ rule all:
         f"{RESULTS}/tables/forecast.md",
         forecast_figures(),
         classify_targets(),
+        analysis_targets(),

@@ -37,26 +37,51 @@ def resolve_architecture(model_settings: Mapping, dataset: str, horizon: int) ->
     return architecture
 
 
-def check_architectures(models: Mapping, classify: Mapping | None = None) -> None:
-    """Fail before any job if an architecture key (in a model's base architecture, an override,
-    or the classification track's overrides) is not a field of that model's config."""
+def check_architectures(config: Mapping) -> None:
+    """Fail before any job if an architecture key is not a field of its model's config: in a
+    model's base architecture, its overrides, or the classification and analysis tracks'."""
     blocks = []
-    for name, settings in models.items():
+    for name, settings in config.get("models", {}).items():
         blocks.append((f"models.{name}", name, settings.get("architecture", {})))
         blocks += [
             (f"models.{name}.recipe_overrides", name, o.get("architecture", {}))
             for o in settings.get("recipe_overrides", [])
         ]
     for name in NEURAL_CLASSIFIERS:
-        block = (classify or {}).get(name, {}).get("architecture", {})
+        block = config.get("classify", {}).get(name, {}).get("architecture", {})
         blocks.append((f"classify.{name}", name, block))
+    analysis = config.get("analysis", {})
+    for variant in analysis.get("variants", []):
+        blocks.append((f"analysis.variants.{variant['name']}", variant["model"], variant))
+    blocks.append(("analysis.lengths", "csft", analysis.get("lengths", {})))
     for where, name, block in blocks:
+        if where.startswith("analysis"):
+            block = block.get("architecture", {})
         fields = {f.name for f in dataclasses.fields(model_class(name).Config)} - SHAPE_FIELDS
         unknown = sorted(set(block) - fields)
         if unknown:
             raise ValueError(
                 f"{where}: unknown architecture key(s) {unknown}; valid: {sorted(fields)}"
             )
+
+
+def analysis_settings(config: Mapping, variant: str, dataset: str, horizon: int) -> dict:
+    """What one analysis job trains: the variant's model with that model's resolved recipe for
+    (dataset, horizon), and the variant's architecture settings on top."""
+    for entry in config["analysis"]["variants"]:
+        if entry["name"] == variant:
+            settings = config["models"][entry["model"]]
+            return {
+                "model": entry["model"],
+                "architecture": {
+                    **resolve_architecture(settings, dataset, horizon),
+                    **entry.get("architecture", {}),
+                },
+                "training": resolve_training(settings, dataset, horizon),
+                "pretraining": settings.get("pretraining"),
+                "mode": settings.get("mode", "finetune"),
+            }
+    raise ValueError(f"no analysis variant {variant!r} in the config")
 
 
 def classify_settings(config: Mapping, model: str, threads: int = 1) -> dict:

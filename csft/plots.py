@@ -118,3 +118,95 @@ def classify_ranks_figure(summary: pd.DataFrame) -> plt.Figure:
     ax.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     return figure
+
+
+def ablation_mse(summary: pd.DataFrame) -> plt.Figure:
+    """Test MSE per horizon, one bar per CSFT fusion, sd over seeds as error bars."""
+    csft = summary[summary.model == "csft"]
+    horizons = sorted(csft.horizon.unique())
+    fusions = sorted(csft.fusion.unique())
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(horizons), 3.2))
+    width = 0.8 / len(fusions)
+    for i, fusion in enumerate(fusions):
+        rows = csft[csft.fusion == fusion].set_index("horizon").reindex(horizons)
+        positions = np.arange(len(horizons)) + (i - (len(fusions) - 1) / 2) * width
+        ax.bar(positions, rows.test_mse_mean, width, yerr=rows.test_mse_std.fillna(0), capsize=3,
+               label=fusion.replace("_", " "))  # fmt: skip
+    ax.set_xticks(np.arange(len(horizons)), [f"H = {h}" for h in horizons])
+    ax.set_ylabel("test MSE (normalized)")
+    ax.set_title(f"CSFT fusion ablation, {', '.join(csft.dataset.unique())} (mean ± sd)")
+    ax.legend(title="fusion")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_ratios(histories: pd.DataFrame) -> plt.Figure:
+    """||grad H_l|| / ||grad H_0|| per epoch, a panel per layer l, a line per fusion (mean over
+    seeds and horizons, sd band)."""
+    columns = sorted(c for c in histories.columns if c.startswith("grad_ratio_l"))
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.0 * len(columns), 2.8), squeeze=False)
+    for ax, column in zip(axes[0], columns, strict=True):
+        for fusion, runs in histories.groupby("fusion"):
+            curve = runs.groupby("epoch")[column].agg(["mean", "std"])
+            ax.plot(curve.index, curve["mean"], label=fusion.replace("_", " "))
+            ax.fill_between(curve.index, curve["mean"] - curve["std"].fillna(0),
+                            curve["mean"] + curve["std"].fillna(0), alpha=0.2)  # fmt: skip
+        ax.set_title(f"layer {column.removeprefix('grad_ratio_l')}")
+        ax.set_xlabel("fine-tuning epoch")
+        ax.set_ylabel("||grad H_l|| / ||grad H_0||")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(title="fusion", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def attention_entropy(jobs: pd.DataFrame) -> plt.Figure:
+    """Last-epoch cross-scale attention entropy per head as a fraction of the uniform limit
+    log(P_{l-1}) (1 = plain averaging), a group per layer; mean over seeds and horizons."""
+    columns = sorted(c for c in jobs.columns if c.startswith("attn_entropy_frac_"))
+    means = jobs[columns].mean()
+    sds = jobs[columns].std().fillna(0)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(columns) + 1.5), 3.0))
+    ax.bar(np.arange(len(columns)), means, yerr=sds, capsize=2)
+    labels = [c.removeprefix("attn_entropy_frac_").replace("_", " ") for c in columns]
+    ax.set_xticks(np.arange(len(columns)), labels, rotation=90, fontsize=7)
+    ax.axhline(1.0, color="black", ls="--", lw=1, label="uniform attention (log P_{l-1})")
+    ax.set_ylabel("entropy / log(P_{l-1})")
+    ax.set_title("Cross-scale attention entropy per layer and head (mean ± sd)")
+    ax.set_ylim(0, 1.1)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def pca_curves(curves: pd.DataFrame, paper_fraction: float | None = None) -> plt.Figure:
+    """Cumulative explained variance against the fraction of components, a line per model
+    (mean over seeds, sd band), with the 80% level and the paper's CSFT fraction marked.
+
+    `curves` has columns variant, seed, fraction (component k / D), cumulative.
+    """
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    for variant, runs in curves.groupby("variant"):
+        grid = np.linspace(0, 1, 101)
+        lines = np.stack([np.interp(grid, run.fraction, run.cumulative)
+                          for _, run in runs.groupby("seed")])  # fmt: skip
+        mean, sd = lines.mean(axis=0), lines.std(axis=0)
+        ax.plot(grid, mean, label=variant)
+        ax.fill_between(grid, mean - sd, mean + sd, alpha=0.2)
+    ax.axhline(0.8, color="grey", ls=":", lw=1, label="80% of the variance")
+    if paper_fraction is not None:
+        ax.axvline(
+            paper_fraction,
+            color="black",
+            ls="--",
+            lw=1,
+            label=f"paper: CSFT needs {paper_fraction:.0%}",
+        )
+    ax.set_xlabel("fraction of principal components")
+    ax.set_ylabel("cumulative explained variance")
+    ax.set_title("PCA of frozen test features")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -206,7 +206,17 @@ def test_unknown_architecture_key_fails_before_any_job():
     from csft.config import check_architectures
 
     config = load("config.yaml")
-    check_architectures(config["models"])  # the shipped config is clean
+    check_architectures(config)  # the shipped config is clean
     config["models"]["patchtst"]["recipe_overrides"][0]["architecture"]["d_modle"] = 8
     with pytest.raises(ValueError, match="d_modle"):
-        check_architectures(config["models"])
+        check_architectures(config)
+    config = load("config.yaml")
+    config["classify"]["csft"]["architecture"]["fusoin"] = "residual"
+    with pytest.raises(
+        ValueError, match=r"classify.csft: unknown architecture key\(s\) \['fusoin'\]"
+    ):
+        check_architectures(config)
+    config = load("config.yaml")
+    config["analysis"]["variants"][1]["architecture"]["fusoin"] = "residual"
+    with pytest.raises(ValueError, match="analysis.variants.csft_residual"):
+        check_architectures(config)

@@ -21,6 +21,7 @@ DATASETS = ["ETTh1", "ETTh2"]
 LOOKBACK, HORIZON, SEEDS, EPOCHS = 96, 24, [1, 2], 2
 CSFT_LOOKBACK, UF_LOOKBACKS = 64, [64, 127]
 CLASSIFIERS = ("csft", "patchtst", "minirocket", "dtw_1nn")
+BOUNDARY_LENGTHS = [64, 100, 127, 128, 200, 255, 256]  # the 512..2048 boundaries, scaled down
 MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [
     ("csft", "ETTh1", CSFT_LOOKBACK),
     ("patchtst", "ETTh1", LOOKBACK),
@@ -78,6 +79,24 @@ def tiny_config(root: Path) -> dict:
                 "training": {"batch_size": 16, "epochs": EPOCHS, "patience": 1},
             },
             "minirocket": {"n_kernels": 84},
+        },
+        "analysis": {
+            "dataset": "ETTh1",
+            "lookback": CSFT_LOOKBACK,
+            "horizons": [HORIZON],
+            "seeds": SEEDS,
+            "variants": [
+                {"name": "csft", "model": "csft"},
+                {"name": "csft_residual", "model": "csft", "architecture": {"fusion": "residual"}},
+                {"name": "patchtst", "model": "patchtst"},
+            ],
+            "lengths": {
+                "lengths": BOUNDARY_LENGTHS,
+                "n_series": 8,
+                "stride": 16,
+                "architecture": {"d_max": 16},
+                "pretraining": {"epochs": 1, "batch_size": 16, "max_batches_per_epoch": 2},
+            },
         },
         "models": {
             "dlinear": {
@@ -248,6 +267,43 @@ def test_classification_runs_share_metric_keys_in_mlflow(study):
         assert any(tag.startswith("data.sha256.UCR/") for tag in run.data.tags)
         if run.data.tags["method"].startswith("csft"):  # both protocols carry the pretraining
             assert "pretrain_train_total" in run.data.metrics
+
+
+def test_claims_analyses_write_tables_figures_and_verdicts(study):
+    results = study[0] / "results"
+    summary = pd.read_csv(results / "tables" / "analysis.csv")
+    assert sorted(summary.variant) == ["csft", "csft_residual", "patchtst"]
+    assert (summary.n_seeds == len(SEEDS)).all()
+    fusions = dict(zip(summary.variant, summary.fusion, strict=True))
+    assert fusions["csft"] == "cross_attention" and fusions["csft_residual"] == "residual"
+    assert summary.feature_pearson_mean.between(0, 1).all()
+    assert summary.pca_fraction_80_mean.between(0, 1).all()
+    assert (
+        "grad_ratio_l1_mean" in summary
+        and "Verdict" in (results / "tables/ablation.md").read_text()
+    )
+    assert "Pearson 0.31" in (results / "tables" / "features.md").read_text()
+    ctls = pd.read_csv(results / "tables" / "lengths_ctls.csv")
+    assert list(ctls["T"]) == BOUNDARY_LENGTHS and list(ctls.active_ctls) == [2, 2, 2, 3, 3, 3, 4]
+    verdict = json.loads((results / "tables" / "lengths_verdict.json").read_text())
+    assert verdict["status"] in ("supported", "not supported", "mixed")
+    assert "control_difference" in verdict
+    claims = pd.read_csv(results / "tables" / "claims.csv")
+    assert len(claims) >= 8 and set(claims.verdict) <= {"supported", "not supported", "mixed"}
+    names = ["ablation_mse", "ablation_gradients", "ablation_entropy", "pca_curves"]
+    for name in [*names, "boundary_lengths"]:
+        assert (results / "figures" / f"{name}.png").stat().st_size > 1000
+
+
+def test_report_shows_every_figure(study, mirror):
+    root, configfile, _ = study
+    report = root / "report.html"
+    result = run_snakemake("--report", str(report), "--configfile", str(configfile), mirror=mirror)
+    assert result.returncode == 0, result.stderr[-4000:]
+    html = report.read_text(errors="replace")
+    names = ["learning_curves", "forecast_examples", "classify_ranks", "boundary_lengths"]
+    names += ["ablation_mse", "ablation_gradients", "ablation_entropy", "pca_curves"]
+    assert [n for n in names if f"{n}.png" not in html] == []
 
 
 def test_rerun_replaces_runs_and_reproduces_metrics(study, mirror):

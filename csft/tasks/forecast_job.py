@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MetricLogger = Callable[[dict[str, float], int | None], None]
 DIAGNOSTIC_BATCH = 32  # validation windows the per-epoch diagnostics are computed on
+FEATURE_WINDOWS = 256  # test windows (x channels) whose frozen features the analyses compare
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class JobResult:
     pretrain_history: list[dict] = field(default_factory=list)
     examples: dict[str, np.ndarray] = field(default_factory=dict)  # three test windows
     model: torch.nn.Module | None = None
+    features: np.ndarray | None = None  # frozen features of a fixed test sample (represent())
 
 
 def _diagnostics(model: CSFT, windows: Dataset) -> dict[str, float]:
@@ -74,6 +76,21 @@ def _diagnostics(model: CSFT, windows: Dataset) -> dict[str, float]:
         scales = model.encoder(x.transpose(1, 2).reshape(-1, x.shape[1]))  # (n*C, T)
     model.train(was_training)
     return analysis.diagnostic_metrics(ratios, analysis.attention_entropy(scales))
+
+
+def test_features(model: torch.nn.Module, windows: Dataset, n_windows: int) -> np.ndarray:
+    """Frozen features of the same test series for every model (the shared `represent` API).
+
+    `n_windows` evenly spaced test windows, each channel a univariate series: (n * C, D).
+    """
+    picks = np.linspace(0, len(windows) - 1, min(n_windows, len(windows))).astype(int)
+    x = torch.stack([windows[int(i)][0] for i in picks])  # (n, T, C)
+    series = x.transpose(1, 2).reshape(-1, x.shape[1])  # (n*C, T)
+    model.eval()
+    with torch.no_grad():
+        return torch.cat(
+            [model.represent(series[i : i + 256]) for i in range(0, len(series), 256)]
+        ).numpy()
 
 
 def run(
@@ -116,9 +133,9 @@ def run(
         model.encoder.requires_grad_(False)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
+        if is_csft:  # into the epoch's row too, so history.csv carries the diagnostics
+            row.update(_diagnostics(model, val))
         log_metrics(row, epoch)
-        if is_csft:
-            log_metrics(_diagnostics(model, val), epoch)
 
     if job.track == "uf":
         train, collate = windows["train"], RandomLookbackCollate(low, high, generator)
@@ -167,4 +184,8 @@ def run(
                 "pred": test.pred[picks],
             }
         log.info("test at look-back %d: %s", lookback, records[-1])
-    return JobResult(records, history, pretrain_history, examples, model)
+    features = None
+    if hasattr(model, "represent"):
+        windows_at = CroppedWindows(windows["test"], job.eval_lookbacks[0])
+        features = test_features(model, windows_at, FEATURE_WINDOWS)
+    return JobResult(records, history, pretrain_history, examples, model, features)

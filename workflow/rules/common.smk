@@ -4,7 +4,12 @@ from pathlib import Path
 
 from csft import tracking
 from csft.data import ucr_catalog
-from csft.config import classify_settings, resolve_architecture, resolve_training
+from csft.config import (
+    analysis_settings,
+    classify_settings,
+    resolve_architecture,
+    resolve_training,
+)
 from csft.tasks.classify_job import job_policies, job_seeds
 
 RESULTS = config["results_dir"]
@@ -28,6 +33,7 @@ wildcard_constraints:
     low=r"\d+",
     high=r"\d+",
     seed=r"\d+",
+    variant="[a-z0-9_]+",
 
 
 def experiment(part):
@@ -40,7 +46,10 @@ def init_tracking():
     uri = tracking.tracking_uri(config["tracking"]["uri"])
     tracking.init_store(
         uri,
-        [experiment("forecast"), experiment("classify")],
+        [
+            experiment(part)
+            for part in ("forecast", "classify", "ablation", "features", "lengths")
+        ],
         config["tracking"]["artifact_root"],
     )
 
@@ -112,3 +121,94 @@ def classify_targets():
     return tables + expand(
         f"{RESULTS}/figures/classify_ranks.{{ext}}", ext=FIGURE_FORMATS
     )
+
+
+def analysis_job(wildcards):
+    """Model, architecture and recipes of one analysis job."""
+    return analysis_settings(
+        config, wildcards.variant, wildcards.dataset, int(wildcards.horizon)
+    )
+
+
+def analysis_outputs(kind):
+    """One file per analysis job: variant x horizon x seed on the analysis dataset."""
+    track = config["analysis"]
+    return expand(
+        f"{RESULTS}/analysis/{{variant}}/{track['dataset']}/H{{horizon}}/seed{{seed}}/{kind}",
+        variant=[v["name"] for v in track["variants"]],
+        horizon=track["horizons"],
+        seed=track.get("seeds", config["seeds"]),
+    )
+
+
+ANALYSIS_FIGURES = {
+    "ablation_mse": "Ablation",
+    "ablation_gradients": "Ablation",
+    "ablation_entropy": "Ablation",
+    "pca_curves": "Feature statistics",
+}
+
+
+def analysis_figure_outputs():
+    """The analysis figures: PNG (in the report, with its caption) and PDF."""
+    outputs = {}
+    for name, category in ANALYSIS_FIGURES.items():
+        outputs[f"{name}_png"] = report(
+            f"{RESULTS}/figures/{name}.png",
+            caption=f"../report/{name}.rst",
+            category=category,
+        )
+        outputs[f"{name}_pdf"] = f"{RESULTS}/figures/{name}.pdf"
+    return outputs
+
+
+def analysis_fusions():
+    """Each CSFT analysis variant's fusion (the ablation's switch)."""
+    track = config["analysis"]
+    return {
+        v["name"]: analysis_settings(
+            config, v["name"], track["dataset"], track["horizons"][0]
+        )["architecture"].get("fusion", "cross_attention")
+        for v in track["variants"]
+        if v["model"] == "csft"
+    }
+
+
+def lengths_outputs():
+    return {
+        "csv": f"{RESULTS}/tables/lengths.csv",
+        "ctls": f"{RESULTS}/tables/lengths_ctls.csv",
+        "verdict": f"{RESULTS}/tables/lengths_verdict.json",
+        "png": report(
+            f"{RESULTS}/figures/boundary_lengths.png",
+            caption="../report/boundary_lengths.rst",
+            category="Boundary lengths",
+        ),
+        "pdf": f"{RESULTS}/figures/boundary_lengths.pdf",
+    }
+
+
+def claims_inputs(wildcards):
+    """The tables the claims table reads: those this config produces."""
+    inputs = {
+        "analysis": f"{RESULTS}/tables/analysis.csv",
+        "lengths": f"{RESULTS}/tables/lengths_verdict.json",
+    }
+    if forecast_outputs("metrics.json"):
+        inputs["forecast"] = f"{RESULTS}/tables/forecast.csv"
+    if classify_outputs():
+        inputs["classify"] = f"{RESULTS}/tables/classify.csv"
+    return inputs
+
+
+def analysis_targets():
+    """The claims' tables and figures, unless the config turns the analyses off."""
+    if not config["analysis"]["enabled"]:
+        return []
+    figures = expand(
+        f"{RESULTS}/figures/{{name}}.{{ext}}",
+        name=[*ANALYSIS_FIGURES, "boundary_lengths"],
+        ext=FIGURE_FORMATS,
+    )
+    tables = ["analysis.csv", "ablation.md", "features.md", "lengths.csv", "claims.md"]
+    return [f"{RESULTS}/tables/{t}" for t in tables] + figures

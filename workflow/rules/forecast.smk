@@ -19,6 +19,7 @@ rule train_forecast:
         mem_mb=4000,
         runtime=240,
     params:
+        model=lambda w: w.model,
         train_lookbacks=lambda w: [int(w.lookback), int(w.lookback) + 1],
         eval_lookbacks=lambda w: [int(w.lookback)],
         features=config["ett"]["features"],
@@ -53,6 +54,7 @@ rule train_forecast_uf:
         mem_mb=6000,
         runtime=480,
     params:
+        model=lambda w: w.model,
         train_lookbacks=lambda w: [int(w.low), int(w.high)],
         eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
         features=config["ett"]["features"],

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from csft import atomic, tracking
+from csft import analysis, atomic, tracking
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETTSeries
 from csft.tasks import forecast_job
@@ -25,7 +25,7 @@ logging.basicConfig(
 params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 job = forecast_job.ForecastJob(
-    model=snakemake.wildcards.model,
+    model=params.model,
     dataset=snakemake.wildcards.dataset,
     horizon=int(snakemake.wildcards.horizon),
     seed=int(snakemake.wildcards.seed),
@@ -91,6 +91,14 @@ with tracking.job_run(
 
     with atomic.atomic_path(snakemake.output.examples) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **result.examples)
+    if "features" in snakemake.output.keys():  # the analyses' frozen test features
+        if result.features is None:
+            raise ValueError(f"{job.model} has no represent(): no features to analyse")
+        statistics = analysis.feature_correlation(result.features)
+        statistics["pca_fraction_80"] = analysis.components_for_variance(result.features)
+        mlflow.log_metrics({f"feature_{k}": v for k, v in statistics.items()})
+        with atomic.atomic_path(snakemake.output.features) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, features=result.features)
     history = pd.DataFrame(result.history).rename_axis("epoch").reset_index()
     history["epoch"] += 1
     atomic.write_text(snakemake.output.history, history.to_csv(index=False))

@@ -1,0 +1,112 @@
+# The paper's claims as experiments: CSFT with cross-scale attention and with residual fusion,
+# and PatchTST, trained on one ETT set (the ablation and the feature statistics), then the
+# boundary-lengths study. Runs go to MLflow's `ablation` experiment.
+
+
+rule train_analysis:
+    input:
+        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+    output:
+        metrics=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/metrics.json",
+        history=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/history.csv",
+        examples=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/examples.npz",
+        features=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/features.npz",
+    log:
+        f"{LOGS}/train_analysis/{{variant}}_{{dataset}}_H{{horizon}}_seed{{seed}}.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    params:
+        model=lambda w: analysis_job(w)["model"],
+        train_lookbacks=[
+            config["analysis"]["lookback"],
+            config["analysis"]["lookback"] + 1,
+        ],
+        eval_lookbacks=[config["analysis"]["lookback"]],
+        features=config["ett"]["features"],
+        architecture=lambda w: analysis_job(w)["architecture"],
+        training=lambda w: analysis_job(w)["training"],
+        pretraining=lambda w: analysis_job(w)["pretraining"],
+        mode=lambda w: analysis_job(w)["mode"],
+        experiment=experiment("ablation"),
+        run_name=lambda w: f"{w.variant}/{w.dataset}/L{config['analysis']['lookback']}/H{w.horizon}/{w.seed}",
+        tracking_uri=config["tracking"]["uri"],
+    script:
+        "../scripts/train_forecast.py"
+
+
+rule analysis_tables:
+    input:
+        metrics=analysis_outputs("metrics.json"),
+        history=analysis_outputs("history.csv"),
+        features=analysis_outputs("features.npz"),
+    output:
+        **analysis_figure_outputs(),
+        csv=f"{RESULTS}/tables/analysis.csv",
+        ablation_md=f"{RESULTS}/tables/ablation.md",
+        features_md=f"{RESULTS}/tables/features.md",
+    log:
+        f"{LOGS}/analysis_tables.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        fusions=lambda w: analysis_fusions(),
+        experiment=experiment("features"),
+        tracking_uri=config["tracking"]["uri"],
+    script:
+        "../scripts/analysis_tables.py"
+
+
+rule claims_table:
+    input:
+        unpack(claims_inputs),
+    output:
+        csv=f"{RESULTS}/tables/claims.csv",
+        md=f"{RESULTS}/tables/claims.md",
+    log:
+        f"{LOGS}/claims_table.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/claims_table.py"
+
+
+rule boundary_lengths:
+    input:
+        csv=f"{DATA}/ETT-small/{config['analysis']['dataset']}.csv",
+    output:
+        **lengths_outputs(),
+    log:
+        f"{LOGS}/boundary_lengths.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        dataset=config["analysis"]["dataset"],
+        lengths=config["analysis"]["lengths"]["lengths"],
+        n_series=config["analysis"]["lengths"]["n_series"],
+        stride=config["analysis"]["lengths"]["stride"],
+        architecture={
+            **config["models"]["csft"]["architecture"],
+            **config["analysis"]["lengths"]["architecture"],
+        },
+        pretraining=config["analysis"]["lengths"]["pretraining"],
+        seed=config["analysis"].get("seeds", config["seeds"])[0],
+        experiment=experiment("lengths"),
+        tracking_uri=config["tracking"]["uri"],
+    script:
+        "../scripts/boundary_lengths.py"

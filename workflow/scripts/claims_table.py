@@ -1,0 +1,21 @@
+# ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
+"""Every number the paper states beside ours, with a verdict computed from the results."""
+
+import json
+import logging
+
+import pandas as pd
+
+from csft import atomic, claims
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+inputs = snakemake.input
+table = claims.claims_table(
+    pd.read_csv(inputs.forecast) if "forecast" in inputs.keys() else None,
+    pd.read_csv(inputs.classify) if "classify" in inputs.keys() else None,
+    pd.read_csv(inputs.analysis) if "analysis" in inputs.keys() else None,
+    json.loads(open(inputs.lengths).read()) if "lengths" in inputs.keys() else None,
+)
+atomic.write_text(snakemake.output.csv, table.to_csv(index=False))
+atomic.write_text(snakemake.output.md, claims.claims_markdown(table))
+logging.info("%d claims", len(table))
