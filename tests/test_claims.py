@@ -94,3 +94,26 @@ def test_markdowns_name_the_paper_numbers_beside_ours(jobs):
     assert "Pearson 0.31, Spearman 0.24, 63%" in features
     ablation = claims.ablation_markdown(summary)
     assert "cross_attention" in ablation and "residual" in ablation and "Verdict" in ablation
+
+
+def test_claim_figures_have_labelled_axes_and_one_series_per_fusion_or_model(jobs):
+    from csft import plots
+
+    summary = claims.summarize_analysis(jobs)
+    bars = plots.ablation_mse(summary).axes[0]
+    assert bars.get_ylabel() == "test MSE (normalized)"
+    assert [t.get_text() for t in bars.get_legend().get_texts()] == ["cross attention", "residual"]
+    histories = pd.DataFrame(
+        {"fusion": ["cross_attention"] * 2 + ["residual"] * 2, "epoch": [1, 2, 1, 2],
+         "grad_ratio_l1": [0.5, 0.4, 0.6, 0.5], "grad_ratio_l2": [0.2, 0.1, 0.3, 0.2]}
+    )  # fmt: skip
+    ratios = plots.gradient_ratios(histories)
+    assert len(ratios.axes) == 2 and all(len(ax.lines) == 2 for ax in ratios.axes)
+    entropy = plots.attention_entropy(jobs[jobs.fusion == "cross_attention"]).axes[0]
+    assert entropy.get_ylabel() == "entropy / log(P_{l-1})" and len(entropy.patches) == 1
+    curves = pd.DataFrame(
+        {"variant": ["csft"] * 4, "seed": [1, 1, 2, 2], "fraction": [0.5, 1.0, 0.5, 1.0],
+         "cumulative": [0.7, 1.0, 0.8, 1.0]}
+    )  # fmt: skip
+    pca = plots.pca_curves(curves, 0.63).axes[0]
+    assert pca.get_xlabel() == "fraction of principal components" and len(pca.lines) == 3
