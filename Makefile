@@ -17,8 +17,9 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)  ## the quick study end to end (minutes on a 2-core CPU)
 	$(BIN)/snakemake $(QUICK)
 	@echo
-	@echo "Tables:  results/quick/tables/forecast.md, classify.md (and .csv)"
-	@echo "Figures: results/quick/figures/ (learning_curves, forecast_examples, classify_ranks; png + pdf)"
+	@echo "Tables:  results/quick/tables/ (forecast, classify, ablation, features, claims: .md and .csv)"
+	@echo "Figures: results/quick/figures/ (png + pdf)"
+	@echo "Report:  $(BIN)/snakemake --report results/quick/report.html --configfile config/quick.yaml"
 	@echo "Runs:    make ui   # MLflow UI on http://127.0.0.1:5000"
 
 test: $(INSTALLED)  ## the whole test suite
