@@ -26,8 +26,9 @@ for path in snakemake.input.metrics:
     variant, seed = folder.parents[2].name, int(folder.name.removeprefix("seed"))
     history = pd.read_csv(folder / "history.csv")
     histories.append(history.assign(variant=variant, fusion=params.fusions.get(variant, "-")))
-    cumulative = analysis.explained_variance_curve(np.load(folder / "features.npz")["features"])
-    fraction = np.arange(1, len(cumulative) + 1) / len(cumulative)
+    curve = analysis.explained_variance_curve(np.load(folder / "features.npz")["features"])
+    cumulative = np.concatenate([[0.0], curve])  # no component explains nothing
+    fraction = np.arange(len(cumulative)) / len(curve)
     curves.append(
         pd.DataFrame({"variant": variant, "seed": f"{folder.parent.name}/{seed}",
                       "fraction": fraction, "cumulative": cumulative})
