@@ -9,6 +9,7 @@ csft/paper_numbers.csv only, shown beside ours.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +21,32 @@ from csft.tables import paper_numbers
 VARIANT_KEYS = ["variant", "model", "fusion", "dataset", "horizon"]
 
 
-def _job_dir(path: str | Path) -> Path:
-    return Path(path).parent
+@dataclass
+class AnalysisJobs:
+    """Everything the analysis jobs wrote, each job's folder read once."""
+
+    jobs: pd.DataFrame  # one row per job: test metrics, feature statistics, last diagnostics
+    histories: pd.DataFrame  # every epoch row of every job, with its variant and fusion
+    curves: pd.DataFrame  # PCA curves: variant, seed, fraction of components, cumulative
 
 
-def read_analysis_jobs(metrics_paths: list[str | Path], fusions: dict[str, str]) -> pd.DataFrame:
-    """One row per analysis job: test metrics, feature statistics and the final diagnostics.
+def read_analysis_jobs(metrics_paths: list[str | Path], fusions: dict[str, str]) -> AnalysisJobs:
+    """The analysis jobs' metrics, histories and frozen features, as tables.
 
     The variant is the job folder's name (analysis/VARIANT/DATASET/H*/seed*/); `fusions` maps
     a variant to its fusion ("-" for models without one).
     """
-    rows = []
+    rows, histories, curves = [], [], []
     for path in metrics_paths:
-        folder = _job_dir(path)
+        folder = Path(path).parent
         (record,) = json.loads(Path(path).read_text())
         features = np.load(folder / "features.npz")["features"]
         statistics = analysis.feature_correlation(features)
         variant = folder.parents[2].name
+        fusion = fusions.get(variant, "-")
         row = {
             "variant": variant,
-            "fusion": fusions.get(variant, "-"),
+            "fusion": fusion,
             **{k: record[k] for k in ("model", "dataset", "horizon", "seed")},
             "test_mse": record["test_mse"],
             "test_mae": record["test_mae"],
@@ -52,7 +59,23 @@ def read_analysis_jobs(metrics_paths: list[str | Path], fusions: dict[str, str])
         last = history.iloc[-1]
         row.update({k: last[k] for k in history.columns if k.startswith(("grad_ratio_", "attn_"))})
         rows.append(row)
-    return pd.DataFrame(rows)
+        histories.append(history.assign(variant=variant, fusion=fusion))
+        curve = np.concatenate([[0.0], analysis.explained_variance_curve(features)])  # 0 at 0
+        curves.append(
+            pd.DataFrame(
+                {
+                    "variant": variant,
+                    "seed": f"H{record['horizon']}/{record['seed']}",
+                    "fraction": np.arange(len(curve)) / (len(curve) - 1),
+                    "cumulative": curve,
+                }
+            )
+        )
+    return AnalysisJobs(
+        pd.DataFrame(rows),
+        pd.concat(histories, ignore_index=True),
+        pd.concat(curves, ignore_index=True),
+    )
 
 
 def summarize_analysis(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +146,7 @@ def ablation_verdict(summary: pd.DataFrame) -> dict:
 
 def features_markdown(summary: pd.DataFrame) -> str:
     """Feature independence and efficiency per model, beside the paper's numbers for CSFT."""
-    paper = _paper_features()
+    paper = paper_features()
     rows = pd.DataFrame(
         {
             "model": summary.variant,
@@ -150,7 +173,7 @@ def features_markdown(summary: pd.DataFrame) -> str:
     )
 
 
-def _paper_features() -> dict[str, float]:
+def paper_features() -> dict[str, float]:
     paper = paper_numbers()
     rows = paper[paper.dataset == "features"]
     return {r.metric: float(r.low) for r in rows.itertuples()}
@@ -206,7 +229,7 @@ def claims_table(
                 }
             )
     if summary is not None and len(summary):
-        features = _paper_features()
+        features = paper_features()
         first = summary[summary.horizon == summary.horizon.min()]
         csft = first[first.variant == "csft"] if (first.variant == "csft").any() else first[:0]
         others = first[first.model != "csft"]

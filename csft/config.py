@@ -52,11 +52,11 @@ def check_architectures(config: Mapping) -> None:
         blocks.append((f"classify.{name}", name, block))
     analysis = config.get("analysis", {})
     for variant in analysis.get("variants", []):
-        blocks.append((f"analysis.variants.{variant['name']}", variant["model"], variant))
-    blocks.append(("analysis.lengths", "csft", analysis.get("lengths", {})))
+        where = f"analysis.variants.{variant['name']}"
+        blocks.append((where, variant["model"], variant.get("architecture", {})))
+    lengths = analysis.get("lengths", {}).get("architecture", {})
+    blocks.append(("analysis.lengths", "csft", lengths))
     for where, name, block in blocks:
-        if where.startswith("analysis"):
-            block = block.get("architecture", {})
         fields = {f.name for f in dataclasses.fields(model_class(name).Config)} - SHAPE_FIELDS
         unknown = sorted(set(block) - fields)
         if unknown:

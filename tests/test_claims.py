@@ -40,7 +40,7 @@ def jobs(tmp_path):
                                       independent))  # fmt: skip
             paths.append(analysis_job(tmp_path, "patchtst", horizon, seed, 0.33, redundant))
     fusions = {"csft": "cross_attention", "csft_residual": "residual"}
-    return claims.read_analysis_jobs(paths, fusions)
+    return claims.read_analysis_jobs(paths, fusions).jobs
 
 
 def test_summary_has_one_row_per_variant_and_horizon_with_sd_over_seeds(jobs):
