@@ -22,6 +22,22 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
 
 
+# Light rules run where Snakemake runs (a cluster's login node): downloads need the internet,
+# which compute nodes often lack, and tables and figures take seconds. Training, the boundary
+# lengths and the analysis tables (an MLflow run of their own) go to the executor.
+localrules:
+    all,
+    download_ett,
+    download_ucr_archive,
+    extract_ucr,
+    prepare_ucr,
+    forecast_table,
+    forecast_figures,
+    classify_table,
+    classify_figures,
+    claims_table,
+
+
 onstart:
     init_tracking()
 

@@ -4,7 +4,9 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from tiny_study import run_snakemake, tiny_config, write_config
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +34,14 @@ def _noisy_sines(rows: int, seed: int = 0) -> np.ndarray:
 def noisy_sines():
     """Synthetic two-channel series for the training-loop tests: noisy_sines(rows, seed)."""
     return _noisy_sines
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory, mirror):
+    """The tiny study run locally once per session: (root, config file, forecast table)."""
+    root = tmp_path_factory.mktemp("tiny")
+    configfile = write_config(root, tiny_config(root))
+    first = run_snakemake("--configfile", str(configfile), mirror=mirror)
+    assert first.returncode == 0, first.stderr[-4000:]
+    table = pd.read_csv(root / "results" / "tables" / "forecast.csv")
+    return root, configfile, table

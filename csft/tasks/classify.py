@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from csft.data.splits import ucr_validation_split
+from csft.device import device_of
 from csft.data.ucr import UCRDataset, UCRSplit
 from csft.model import CSFTConfig, length_plan, place_on_grid
 
@@ -170,6 +171,7 @@ def fit_classifier(
         weight_decay=config.weight_decay,
     )
     val_y = torch.cat([g.y for g in val]) if val else torch.empty(0, dtype=torch.long)
+    device = device_of(model)
     best_loss, best_state, stale, history = float("inf"), None, 0, []
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -178,7 +180,8 @@ def fit_classifier(
             if len(batch) < 2 and len(train[g].index) > 1:
                 continue  # BatchNorm-style layers cannot train on a single example
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(train[g].x[batch]), train[g].y[batch])
+            x, y = train[g].x[batch].to(device), train[g].y[batch].to(device)
+            loss = F.cross_entropy(model(x), y)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
@@ -203,10 +206,13 @@ def fit_classifier(
 
 
 def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Logits of every series, in order, in eval mode: (N, T) -> (N, K)."""
+    """Logits of every series, in order, in eval mode, on the CPU: (N, T) -> (N, K)."""
+    device = device_of(model)
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.cat(
+            [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+        )
 
 
 def predict_groups(model: torch.nn.Module, groups: list[Group], batch_size: int) -> torch.Tensor:
@@ -305,11 +311,15 @@ class GroupBatches:
 
 def represent_groups(encoder: torch.nn.Module, groups: list[Group], batch_size: int) -> list:
     """Frozen H_L of every group's series (eval mode, no grad): per group (n, d_L) numpy."""
+    device = device_of(encoder)
     encoder.eval()
     with torch.no_grad():
         return [
             torch.cat(
-                [encoder.represent(g.x[i : i + batch_size]) for i in range(0, len(g.x), batch_size)]
+                [
+                    encoder.represent(g.x[i : i + batch_size].to(device)).cpu()
+                    for i in range(0, len(g.x), batch_size)
+                ]
             ).numpy()
             for g in groups
         ]

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from baselines.patchtst import PatchTSTClassifier, PatchTSTConfig
+from csft.device import device_of, resolve_device
 from csft.model import CSFTClassifier, CSFTConfig, CSFTEncoder
 from csft.seeding import seed_everything
 from csft.tasks.classify import (
@@ -81,6 +82,7 @@ class ClassifyJob:
     dataset: str
     length_policy: str
     seed: int
+    device: str = "cpu"  # the config's device for the neural models: auto | cpu | cuda
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_LENGTH_POLICIES:
@@ -138,7 +140,7 @@ def run_csft(
     batch = settings["training"].get("batch_size", 32)
 
     started = time.perf_counter()
-    encoder = CSFTEncoder(config)
+    encoder = CSFTEncoder(config).to(resolve_device(job.device))
     pretrain_history = []
     if settings["pretraining"].get("epochs", 1) > 0:
         pretrain_history = pretrain(
@@ -168,7 +170,7 @@ def run_csft(
 
     started = time.perf_counter()  # (a) fine-tuned linear head(s) on H_L
     depths = [int(math.log2(g // config.patch_len)) for g in grids]
-    model = CSFTClassifier(config, splits.n_classes, depths)
+    model = CSFTClassifier(config, splits.n_classes, depths).to(device_of(encoder))
     model.encoder.load_state_dict(encoder.state_dict())
     training = ClassifierTraining(**settings["training"])
     history = fit_classifier(model, train, val, training, generator)
@@ -218,7 +220,7 @@ def run_patchtst(
 
     started = time.perf_counter()
     config = PatchTSTConfig(lookback=length, horizon=1, n_channels=1, **settings["architecture"])
-    model = PatchTSTClassifier(config, splits.n_classes)
+    model = PatchTSTClassifier(config, splits.n_classes).to(resolve_device(job.device))
     training = ClassifierTraining(**settings["training"])
     history = fit_classifier(model, equal(splits.train), equal(splits.val), training, generator)
     for epoch, row in enumerate(history, start=1):

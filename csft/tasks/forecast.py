@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from csft import metrics
+from csft.device import device_of
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,11 @@ def predict(model: nn.Module, windows: Dataset, batch_size: int) -> Forecasts:
         raise ValueError("no windows to forecast: the split is shorter than look-back + horizon")
     loader = DataLoader(windows, batch_size=batch_size, shuffle=False, drop_last=False)
     preds, trues = [], []
+    device = device_of(model)
     model.eval()
     with torch.no_grad():
         for x, y in loader:  # x: (B, L, C), y: (B, H, C)
-            preds.append(model(x).numpy())
+            preds.append(model(x.to(device)).cpu().numpy())
             trues.append(y.numpy())
     return Forecasts(np.concatenate(preds), np.concatenate(trues))
 
@@ -145,6 +147,7 @@ def train(
         steps = min(steps, config.max_batches_per_epoch)
     optimizer, scheduler = make_optimizer(model.parameters(), config, steps)
     per_step = config.lr_schedule == "onecycle"
+    device = device_of(model)
     loss_fn = nn.MSELoss()
     best_loss, best_state, stale, history = float("inf"), None, 0, []
     for epoch in range(1, config.epochs + 1):
@@ -155,6 +158,7 @@ def train(
             if step == config.max_batches_per_epoch > 0:
                 break
             optimizer.zero_grad()
+            x, y = x.to(device), y.to(device)
             loss = loss_fn(model(x), y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()} in epoch {epoch}")

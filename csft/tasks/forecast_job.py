@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from csft import analysis, metrics
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
+from csft.device import device_of, resolve_device
 from csft.model import CSFT
 from csft.registry import build_model
 from csft.seeding import seed_everything
@@ -41,6 +42,7 @@ class ForecastJob:
     train_lookbacks: tuple[int, int]  # [low, high): (L, L + 1) on the main track
     eval_lookbacks: tuple[int, ...]
     features: str = "M"
+    device: str = "cpu"  # the config's device: auto | cpu | cuda (csft.device)
 
     @property
     def track(self) -> str:
@@ -66,8 +68,9 @@ class JobResult:
 def _diagnostics(model: CSFT, windows: Dataset) -> dict[str, float]:
     """Gradient-norm ratios and cross-scale attention entropy on a fixed validation batch."""
     n = min(DIAGNOSTIC_BATCH, len(windows))
-    x = torch.stack([windows[i][0] for i in range(n)])  # (n, T, C)
-    y = torch.stack([windows[i][1] for i in range(n)])  # (n, H, C)
+    device = device_of(model)
+    x = torch.stack([windows[i][0] for i in range(n)]).to(device)  # (n, T, C)
+    y = torch.stack([windows[i][1] for i in range(n)]).to(device)  # (n, H, C)
     frozen = not any(p.requires_grad for p in model.encoder.parameters())  # probe mode
     ratios = [] if frozen else analysis.gradient_norm_ratios(model, x, y)
     was_training = model.training
@@ -85,11 +88,11 @@ def test_features(model: torch.nn.Module, windows: Dataset, n_windows: int) -> n
     """
     picks = np.linspace(0, len(windows) - 1, min(n_windows, len(windows))).astype(int)
     x = torch.stack([windows[int(i)][0] for i in picks])  # (n, T, C)
-    series = x.transpose(1, 2).reshape(-1, x.shape[1])  # (n*C, T)
+    series = x.transpose(1, 2).reshape(-1, x.shape[1]).to(device_of(model))  # (n*C, T)
     model.eval()
     with torch.no_grad():
         return torch.cat(
-            [model.represent(series[i : i + 256]) for i in range(0, len(series), 256)]
+            [model.represent(series[i : i + 256]).cpu() for i in range(0, len(series), 256)]
         ).numpy()
 
 
@@ -111,7 +114,7 @@ def run(
     windows = {split: series.windows(split, job.horizon) for split in ("train", "val", "test")}
     model = build_model(
         job.model, architecture, lookback=low, horizon=job.horizon, n_channels=series.n_channels
-    )
+    ).to(resolve_device(job.device))
     val = CroppedWindows(windows["val"], (low + high - 1) // 2 if job.track == "uf" else low)
     is_csft = isinstance(model, CSFT)
 

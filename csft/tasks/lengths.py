@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics.pairwise import paired_cosine_distances
 
+from csft.device import resolve_device
 from csft.model import CSFTConfig, CSFTEncoder, length_plan
 from csft.seeding import seed_everything
 from csft.tasks.classify import GroupBatches, csft_groups, represent_groups
@@ -88,12 +89,14 @@ def pretrain_multi_length(
     seed: int,
     *,
     on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
+    device: str = "cpu",
 ) -> CSFTEncoder:
     """One encoder for the longest length's interval, SSL-pretrained on every length at once.
 
     `series_by_length[T]` is (n, T); each series sits on its own interval's grid and batches
     stay inside one grid, so a shorter interval trains the scales it shares with longer ones.
-    `val_by_length` (same layout, or None) is the early-stopping split.
+    `val_by_length` (same layout, or None) is the early-stopping split; `device` is the
+    config's (auto | cpu | cuda).
     """
     if not series_by_length:
         raise ValueError("series_by_length is empty: pretraining needs series of some length")
@@ -106,7 +109,7 @@ def pretrain_multi_length(
     log.info(
         "pretraining on grids %s, model interval %s, d_L %d", grids, config.plan.interval, width
     )
-    encoder = CSFTEncoder(config)
+    encoder = CSFTEncoder(config).to(resolve_device(device))
     pretrain(
         encoder,
         train,

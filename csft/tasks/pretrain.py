@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from csft.device import device_of
 from csft.model import CSFTEncoder
 from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
 
@@ -92,11 +93,12 @@ def evaluate(
         raise ValueError("no windows to evaluate: the split is shorter than one window")
     encoder.eval()
     decoders.eval()
+    device = device_of(encoder)
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}  # per term: grouped series of shallower grids lack deep levels
     with torch.no_grad():
         for x, _ in loader:  # x: (B, T, C)
-            series = as_series(x)  # (B*C, T)
+            series = as_series(x.to(device))  # (B*C, T)
             _, terms, _ = ssl_loss(encoder, decoders, series, ssl)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value * len(series)
@@ -125,8 +127,10 @@ def pretrain(
     batches (default: forecasting windows); with no validation data at all (`val_windows`
     None) every epoch runs and the last weights are kept: nothing else may stand in for it.
     """
+    device = device_of(encoder)
     if decoders is None:
         decoders = ReconstructionDecoders(encoder.config)
+    decoders.to(device)
     train_loader = batches(train_windows, config.batch_size, True, generator)
     if len(train_loader) == 0:
         raise ValueError(
@@ -148,7 +152,7 @@ def pretrain(
             epoch_batches = itertools.islice(train_loader, config.max_batches_per_epoch)
         for x, _ in epoch_batches:  # x: (B, T, C)
             optimizer.zero_grad()
-            loss, terms, _ = ssl_loss(encoder, decoders, as_series(x), config.ssl)
+            loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device)), config.ssl)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"pretraining loss became {loss.item()} in epoch {epoch}")
             loss.backward()

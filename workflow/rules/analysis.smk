@@ -19,6 +19,7 @@ rule train_analysis:
     resources:
         mem_mb=4000,
         runtime=240,
+        gpu=GPUS,
     params:
         model=lambda w: analysis_job(w)["model"],
         train_lookbacks=[
@@ -34,6 +35,7 @@ rule train_analysis:
         experiment=experiment("ablation"),
         run_name=lambda w: f"{w.variant}/{w.dataset}/L{config['analysis']['lookback']}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
+        device=DEVICE,
     script:
         "../scripts/train_forecast.py"
 
@@ -95,6 +97,7 @@ rule boundary_lengths:
     resources:
         mem_mb=8000,
         runtime=240,
+        gpu=GPUS,
     params:
         dataset=config["analysis"]["dataset"],
         lengths=config["analysis"]["lengths"]["lengths"],
@@ -108,5 +111,6 @@ rule boundary_lengths:
         seed=config["analysis"].get("seeds", config["seeds"])[0],
         experiment=experiment("lengths"),
         tracking_uri=config["tracking"]["uri"],
+        device=DEVICE,
     script:
         "../scripts/boundary_lengths.py"

@@ -18,6 +18,7 @@ rule train_classify:
     resources:
         mem_mb=6000,
         runtime=480,
+        gpu=lambda w: GPUS if w.classifier in NEURAL_CLASSIFIERS else 0,
     params:
         settings=lambda w, threads: classify_settings(config, w.classifier, threads),
         min_length=config["models"]["csft"]["architecture"]["min_length"],
@@ -27,5 +28,6 @@ rule train_classify:
         validation_seed=config["ucr"]["validation_seed"],
         experiment=experiment("classify"),
         tracking_uri=config["tracking"]["uri"],
+        device=DEVICE,
     script:
         "../scripts/train_classify.py"

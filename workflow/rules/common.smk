@@ -5,6 +5,7 @@ from pathlib import Path
 from csft import tracking
 from csft.data import ucr_catalog
 from csft.config import (
+    NEURAL_CLASSIFIERS,
     analysis_settings,
     classify_settings,
     resolve_architecture,
@@ -20,6 +21,10 @@ UCR_DATASETS = ucr_catalog.resolve(
     config["ucr"]["datasets"], Path(MIRROR) if MIRROR else None
 )
 FIGURE_FORMATS = ["png", "pdf"]
+# Training rules ask the scheduler for a GPU only when the config insists on one; with "auto"
+# a job uses a GPU it happens to see, and the CPU otherwise.
+DEVICE = config["device"]
+GPUS = 1 if DEVICE == "cuda" else 0
 
 
 wildcard_constraints:

@@ -18,6 +18,7 @@ rule train_forecast:
     resources:
         mem_mb=4000,
         runtime=240,
+        gpu=GPUS,
     params:
         model=lambda w: w.model,
         train_lookbacks=lambda w: [int(w.lookback), int(w.lookback) + 1],
@@ -34,6 +35,7 @@ rule train_forecast:
         experiment=experiment("forecast"),
         run_name=lambda w: f"{w.model}/{w.dataset}/L{w.lookback}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
+        device=DEVICE,
     script:
         "../scripts/train_forecast.py"
 
@@ -53,6 +55,7 @@ rule train_forecast_uf:
     resources:
         mem_mb=6000,
         runtime=480,
+        gpu=GPUS,
     params:
         model=lambda w: w.model,
         train_lookbacks=lambda w: [int(w.low), int(w.high)],
@@ -69,5 +72,6 @@ rule train_forecast_uf:
         experiment=experiment("forecast"),
         run_name=lambda w: f"{w.model}/{w.dataset}/uf{w.low}-{w.high}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
+        device=DEVICE,
     script:
         "../scripts/train_forecast.py"

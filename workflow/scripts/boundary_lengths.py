@@ -17,6 +17,7 @@ import torch
 
 from csft import atomic, plots, tracking
 from csft.data.download import pinned_sha256, sha256_of
+from csft.device import describe, resolve_device
 from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
 from csft.data.splits import ett_segments
 from csft.model import CSFTEncoder
@@ -78,6 +79,7 @@ with tracking.job_run(
         "pretraining": dict(params.pretraining),
     },
     tags={
+        "device": describe(resolve_device(params.device)),
         f"data.sha256.{relpath}": data_sha,
         "data.pinned": str(pinned_sha256(relpath) == data_sha),
     },
@@ -91,6 +93,7 @@ with tracking.job_run(
         on_epoch=lambda epoch, row: mlflow.log_metrics(
             {f"pretrain_{k}": v for k, v in row.items()}, step=epoch
         ),
+        device=params.device,
     )
     active, similarity = boundary.boundary_similarity(encoder, cuts)
     verdict = boundary.boundary_verdict(similarity, active)

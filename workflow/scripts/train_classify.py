@@ -11,6 +11,8 @@ import mlflow
 import torch
 
 from csft import atomic, tracking
+from csft.device import describe, resolve_device
+from csft.config import NEURAL_CLASSIFIERS
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ucr import load_ucr
 from csft.tasks import classify_job
@@ -25,7 +27,7 @@ params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 wildcards = snakemake.wildcards
 job = classify_job.ClassifyJob(
-    wildcards.classifier, wildcards.name, wildcards.policy, int(wildcards.seed)
+    wildcards.classifier, wildcards.name, wildcards.policy, int(wildcards.seed), params.device
 )
 
 dataset = load_ucr(Path(snakemake.input.train).parents[2], job.dataset, params.missing_values)
@@ -36,7 +38,8 @@ for split in (dataset.train, dataset.test):
 splits = seal(dataset, params.validation_fraction, params.validation_seed)
 
 inputs = {"TRAIN": snakemake.input.train, "TEST": snakemake.input.test}
-data_tags = {"data.pinned": "true"}
+device = describe(resolve_device(job.device)) if job.model in NEURAL_CLASSIFIERS else "cpu"
+data_tags = {"data.pinned": "true", "device": device}
 for split, path in inputs.items():
     relpath = f"UCR/{job.dataset}/{job.dataset}_{split}.tsv"
     digest = sha256_of(path)

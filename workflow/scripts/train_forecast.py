@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from csft import analysis, atomic, tracking
+from csft.device import describe, resolve_device
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETTSeries
 from csft.tasks import forecast_job
@@ -32,6 +33,7 @@ job = forecast_job.ForecastJob(
     train_lookbacks=tuple(params.train_lookbacks),
     eval_lookbacks=tuple(params.eval_lookbacks),
     features=params.features,
+    device=params.device,
 )
 series = ETTSeries.load(snakemake.input.csv, job.dataset, job.max_lookback, job.features)
 relpath = f"ETT-small/{job.dataset}.csv"
@@ -56,6 +58,7 @@ with tracking.job_run(
     },
     tags={
         "track": job.track,
+        "device": describe(resolve_device(job.device)),
         f"data.sha256.{relpath}": data_sha,
         "data.pinned": str(pinned_sha256(relpath) == data_sha),
     },
