@@ -2,7 +2,7 @@
 # workflow/rules/, what they run in workflow/scripts/, the config schema in workflow/schemas/.
 from snakemake.utils import min_version, validate
 
-from csft.config import check_architectures
+from csft.config import check_architectures, check_ett_windows
 
 min_version("9.0")
 
@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 check_architectures(config)
+check_ett_windows(config)
 
 
 include: "workflow/rules/common.smk"

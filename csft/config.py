@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from csft.data.splits import SPLITS, ett_segments
 from csft.registry import model_class
 
 SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
@@ -57,12 +58,71 @@ def check_architectures(config: Mapping) -> None:
     lengths = analysis.get("lengths", {}).get("architecture", {})
     blocks.append(("analysis.lengths", "csft", lengths))
     for where, name, block in blocks:
-        fields = {f.name for f in dataclasses.fields(model_class(name).Config)} - SHAPE_FIELDS
-        unknown = sorted(set(block) - fields)
+        defaults = {
+            f.name: f.default
+            for f in dataclasses.fields(model_class(name).Config)
+            if f.name not in SHAPE_FIELDS
+        }
+        unknown = sorted(set(block) - set(defaults))
         if unknown:
             raise ValueError(
-                f"{where}: unknown architecture key(s) {unknown}; valid: {sorted(fields)}"
+                f"{where}: unknown architecture key(s) {unknown}; valid: {sorted(defaults)}"
             )
+        for key, value in block.items():
+            if not _same_kind(value, defaults[key]):
+                raise ValueError(
+                    f"{where}.{key}: {value!r} is a {type(value).__name__}, expected a "
+                    f"{type(defaults[key]).__name__} like the default {defaults[key]!r}"
+                )
+
+
+def _same_kind(value, default) -> bool:
+    """Whether a config value has its default's type (an int passes as a float; bool is not
+    a number; a field without a plain default accepts anything)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    if isinstance(default, int | str):
+        return isinstance(value, type(default))
+    return True
+
+
+def _ett_jobs(config: Mapping):
+    """(config key, dataset, look-back, horizon) of every ETT job the config asks for."""
+    datasets = config.get("ett", {}).get("datasets", [])
+    forecast = config.get("forecast", {})
+    for run in forecast.get("runs", []):
+        for dataset in run.get("datasets", datasets):
+            for horizon in forecast.get("horizons", []):
+                yield "forecast.horizons", dataset, run["lookback"], horizon
+    uf = config.get("forecast_uf", {})
+    for interval in uf.get("intervals", []) if uf.get("models") else []:
+        longest = max(interval["high"] - 1, *interval["eval_lookbacks"])
+        for dataset in uf.get("datasets", datasets):
+            for horizon in uf.get("horizons", []):
+                yield "forecast_uf.horizons", dataset, longest, horizon
+    analysis = config.get("analysis", {})
+    if analysis.get("enabled"):
+        for horizon in analysis.get("horizons", []):
+            yield "analysis.horizons", analysis["dataset"], analysis["lookback"], horizon
+
+
+def check_ett_windows(config: Mapping) -> None:
+    """Fail before any job if a look-back + horizon leaves an ETT split without a window (a
+    horizon larger than the data), naming the key, dataset, lengths and split."""
+    for key, dataset, lookback, horizon in _ett_jobs(config):
+        try:
+            segments = ett_segments(dataset, lookback)
+        except ValueError as error:
+            raise ValueError(f"{key}: {error}") from None
+        for split in SPLITS:
+            if segments[split].n_windows(lookback, horizon) == 0:
+                rows = segments[split].stop - segments[split].start
+                raise ValueError(
+                    f"{key}: horizon {horizon} with look-back {lookback} leaves no window in "
+                    f"{dataset}'s {split} split ({rows} rows incl. look-back)"
+                )
 
 
 def analysis_settings(config: Mapping, variant: str, dataset: str, horizon: int) -> dict:

@@ -12,8 +12,10 @@ import importlib.metadata
 import logging
 import os
 import platform
+import random
 import subprocess
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import mlflow
@@ -33,6 +35,45 @@ PACKAGES = (
     "snakemake",
     "csft-bench",
 )
+
+
+LOCK_RETRY_SECONDS = 300.0  # give up on a locked store only after this long
+
+
+def is_locked(error: BaseException) -> bool:
+    """Whether an error is sqlite's "database is locked" (however MLflow wraps it)."""
+    while error is not None:
+        if "database is locked" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def retry_locked(call: Callable, *args, **kwargs):
+    """call(*args, **kwargs), retried with jittered backoff while the sqlite store is locked by
+    another job: concurrent jobs share one file, and a dropped metric is a lost result."""
+    deadline, wait = time.monotonic() + LOCK_RETRY_SECONDS, 0.05
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:
+            if not is_locked(error) or time.monotonic() > deadline:
+                raise
+            log.warning("MLflow store locked; retrying %s in %.2f s", call.__name__, wait)
+            time.sleep(wait * (1 + random.random()))  # noqa: S311 (jitter, not crypto)
+            wait = min(wait * 2, 5.0)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    retry_locked(mlflow.log_metrics, dict(metrics), step=step)
+
+
+def log_params(params: Mapping[str, object]) -> None:
+    retry_locked(mlflow.log_params, dict(params))
+
+
+def set_tags(tags: Mapping[str, str]) -> None:
+    retry_locked(mlflow.set_tags, dict(tags))
 
 
 def tracking_uri(configured: str) -> str:
@@ -104,20 +145,28 @@ def job_run(
     """
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
-    found = client.get_experiment_by_name(experiment)
+    found = retry_locked(client.get_experiment_by_name, experiment)
     if found is None:
         raise LookupError(
             f"MLflow experiment {experiment!r} does not exist in {uri}; "
             "the workflow's onstart creates it"
         )
-    with mlflow.start_run(experiment_id=found.experiment_id, run_name=run_name) as run:
-        mlflow.log_params(flatten(params))
-        mlflow.set_tags({**provenance_tags(), **tags, "job": run_name})
+    run = retry_locked(mlflow.start_run, experiment_id=found.experiment_id, run_name=run_name)
+    try:
+        log_params(flatten(params))
+        set_tags({**provenance_tags(), **tags, "job": run_name})
         yield run
-    earlier = client.search_runs(
-        [found.experiment_id], filter_string=f"tags.job = '{run_name}'", max_results=1000
+    except BaseException:
+        retry_locked(mlflow.end_run, "FAILED")
+        raise
+    retry_locked(mlflow.end_run)
+    earlier = retry_locked(
+        client.search_runs,
+        [found.experiment_id],
+        filter_string=f"tags.job = '{run_name}'",
+        max_results=1000,
     )
     for old in earlier:
         if old.info.run_id != run.info.run_id:
-            client.delete_run(old.info.run_id)
+            retry_locked(client.delete_run, old.info.run_id)
             log.info("deleted earlier run %s of job %s", old.info.run_id, run_name)

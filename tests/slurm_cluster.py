@@ -71,6 +71,10 @@ class SlurmCluster:
         for folder in ("state", "spool"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         root, cpus = self.root, os.cpu_count() or 1
+        node = (
+            f"NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname={socket.gethostname()} "
+            f"CPUs={cpus} RealMemory={_memory_mb()} State=UNKNOWN"
+        )
         self.conf.write_text(
             f"""ClusterName=csfttest
 SlurmctldHost=localhost(127.0.0.1)
@@ -95,7 +99,7 @@ AccountingStorageType=accounting_storage/none
 MpiDefault=none
 ReturnToService=2
 MinJobAge=600
-NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname={socket.gethostname()} CPUs={cpus} RealMemory={_memory_mb()} State=UNKNOWN
+{node}
 PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 """
         )

@@ -64,9 +64,11 @@ def test_training_loop_follows_the_model_onto_a_gpu():  # runs on GPU hosts only
 def gpu_requests(output: str) -> dict[str, set[int]]:
     """Rule -> the `gpu` resource values its jobs show in a dry run."""
     requests: dict[str, set[int]] = {}
-    for rule, body in re.findall(r"rule (\w+):\n(.*?)(?=\n\n|\Z)", output, flags=re.S):
-        found = re.search(r"resources:.*?\bgpu=(\d+)", body)
-        requests.setdefault(rule, set()).add(int(found.group(1)) if found else 0)
+    for block in re.split(r"\n\[[^\]\n]+\]\n", output):  # a "[date]" line starts each job
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            found = re.search(r"resources:.*\bgpu=(\d+)", block)
+            requests.setdefault(rule.group(1), set()).add(int(found.group(1)) if found else 0)
     return requests
 
 
@@ -76,7 +78,7 @@ def test_training_rules_request_a_gpu_only_for_device_cuda(tmp_path, mirror, dev
     config["device"] = device
     result = run_snakemake("-n", "--configfile", str(write_config(tmp_path, config)), mirror=mirror)
     assert result.returncode == 0, result.stderr[-3000:]
-    requests = gpu_requests(result.stdout)
+    requests = gpu_requests(result.stdout + result.stderr)
     training = ["train_forecast", "train_forecast_uf", "train_analysis", "boundary_lengths"]
     for rule in training:
         assert requests[rule] == {expected}, (rule, requests[rule])

@@ -11,7 +11,6 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from tiny_study import (
     BOUNDARY_LENGTHS,
-    CLASSIFIERS,
     DATASETS,
     HORIZON,
     MAIN_JOBS,
@@ -21,6 +20,7 @@ from tiny_study import (
     tiny_config,
     write_config,
 )
+
 
 def active_runs(root: Path):
     client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlflow.db")

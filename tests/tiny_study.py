@@ -24,9 +24,7 @@ MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [
 ]
 
 
-def run_snakemake(
-    *args: str, mirror: Path, env: dict | None = None
-) -> subprocess.CompletedProcess:
+def run_snakemake(*args: str, mirror: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """Snakemake on the repo's Snakefile; `env` (default: this process's) minus any tracking
     server, plus the mirror."""
     env = {k: v for k, v in (env or os.environ).items() if k != "MLFLOW_TRACKING_URI"}

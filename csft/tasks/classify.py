@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from csft.data.splits import ucr_validation_split
-from csft.device import device_of
 from csft.data.ucr import UCRDataset, UCRSplit
+from csft.device import device_of
 from csft.model import CSFTConfig, length_plan, place_on_grid
 
 log = logging.getLogger(__name__)

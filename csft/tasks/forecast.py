@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from csft import metrics
+from csft.checkpoint import Checkpoint, random_state, restore_random_state
 from csft.device import device_of
 
 log = logging.getLogger(__name__)
@@ -123,12 +124,15 @@ def train(
     generator: torch.Generator,
     on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
     collate_fn: Callable | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> list[dict[str, float]]:
     """Adam + MSE, early stopping on validation MSE; the best epoch's weights are restored.
 
     Returns one row per epoch (train_loss, val_loss, lr); `on_epoch(epoch, row)` sees each
     row as it is made (epoch counts from 1), e.g. to log it; `collate_fn` shapes training
-    batches (validation always sees every window as given).
+    batches (validation always sees every window as given). With a `checkpoint`, the loop's
+    whole state is saved after every epoch and a saved state is resumed (its rows replayed
+    through `on_epoch`), giving the uninterrupted run's result.
     """
     train_loader = DataLoader(
         train_windows,
@@ -150,7 +154,20 @@ def train(
     device = device_of(model)
     loss_fn = nn.MSELoss()
     best_loss, best_state, stale, history = float("inf"), None, 0, []
-    for epoch in range(1, config.epochs + 1):
+    first, done = 1, False
+    saved = checkpoint.phase("train") if checkpoint else None
+    if saved:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        best_loss, best_state, stale = saved["best_loss"], saved["best_state"], saved["stale"]
+        history, first, done = saved["history"], saved["epoch"] + 1, saved["done"]
+        restore_random_state(generator, saved["random"])
+        for epoch, row in enumerate(history, start=1):
+            on_epoch(epoch, row)
+    for epoch in range(first, config.epochs + 1):
+        if done:
+            break
         model.train()
         lr = optimizer.param_groups[0]["lr"]
         losses = []
@@ -182,10 +199,26 @@ def train(
             best_loss, best_state, stale = row["val_loss"], copy.deepcopy(model.state_dict()), 0
         else:
             stale += 1
-            if stale >= config.patience:
+            done = stale >= config.patience
+            if done:
                 log.info("early stop after epoch %d (best val %.6f)", epoch, best_loss)
-                break
-        if not per_step:
+        if not per_step and not done:
             scheduler.step()
+        if checkpoint:
+            checkpoint.save(
+                "train",
+                {
+                    "epoch": epoch,
+                    "done": done or epoch == config.epochs,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "best_loss": best_loss,
+                    "best_state": best_state,
+                    "stale": stale,
+                    "history": history,
+                    "random": random_state(generator),
+                },
+            )
     model.load_state_dict(best_state)
     return history

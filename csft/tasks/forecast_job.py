@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from csft import analysis, metrics
+from csft.checkpoint import Checkpoint
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import device_of, resolve_device
 from csft.model import CSFT
@@ -104,10 +105,12 @@ def run(
     pretraining: dict | None = None,
     mode: str = "finetune",
     log_metrics: MetricLogger = lambda metrics, step: None,
+    checkpoint: Checkpoint | None = None,
 ) -> JobResult:
     """Train `job.model` on `series` (loaded for `job.max_lookback`), test once per look-back.
 
-    `mode` "probe" freezes a pretrained CSFT encoder and trains the linear head only.
+    `mode` "probe" freezes a pretrained CSFT encoder and trains the linear head only. With a
+    `checkpoint`, pretraining and fitting resume from their last finished epoch.
     """
     generator = seed_everything(job.seed)
     low, high = job.train_lookbacks
@@ -129,6 +132,7 @@ def run(
             on_epoch=lambda epoch, row: log_metrics(
                 {f"pretrain_{k}": v for k, v in row.items()}, epoch
             ),
+            checkpoint=checkpoint,
         )
     if mode == "probe":
         if not is_csft:
@@ -136,16 +140,18 @@ def run(
         model.encoder.requires_grad_(False)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
-        if is_csft:  # into the epoch's row too, so history.csv carries the diagnostics
-            row.update(_diagnostics(model, val))
-        log_metrics(row, epoch)
+        if is_csft and not any(k.startswith(("attn_", "grad_ratio_")) for k in row):
+            row.update(_diagnostics(model, val))  # into the row: history.csv carries them
+        log_metrics(row, epoch)  # a resumed job replays its saved rows, diagnostics included
 
     if job.track == "uf":
         train, collate = windows["train"], RandomLookbackCollate(low, high, generator)
     else:
         train, collate = CroppedWindows(windows["train"], low), None
     config = forecast.TrainingConfig(**training)
-    history = forecast.train(model, train, val, config, generator, on_epoch, collate_fn=collate)
+    history = forecast.train(
+        model, train, val, config, generator, on_epoch, collate_fn=collate, checkpoint=checkpoint
+    )
 
     records, examples = [], {}
     for lookback in job.eval_lookbacks:

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from csft.checkpoint import Checkpoint, random_state, restore_random_state
 from csft.device import device_of
 from csft.model import CSFTEncoder
 from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
@@ -116,6 +117,7 @@ def pretrain(
     *,
     decoders: ReconstructionDecoders | None = None,
     batches: Batches = window_batches,
+    checkpoint: Checkpoint | None = None,
 ) -> list[dict[str, float]]:
     """AdamW + cosine schedule on the SSL loss; the best epoch's weights are restored.
 
@@ -126,6 +128,8 @@ def pretrain(
     `batches(data, batch_size, training, generator)` cuts the data into (x (B, T, C), y)
     batches (default: forecasting windows); with no validation data at all (`val_windows`
     None) every epoch runs and the last weights are kept: nothing else may stand in for it.
+    A `checkpoint` saves the loop's state after every epoch and resumes a saved one, as in
+    csft.tasks.forecast.train.
     """
     device = device_of(encoder)
     if decoders is None:
@@ -142,7 +146,21 @@ def pretrain(
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     best_loss, best_state, stale, history = float("inf"), None, 0, []
-    for epoch in range(1, config.epochs + 1):
+    first, done = 1, False
+    saved = checkpoint.phase("pretrain") if checkpoint else None
+    if saved:
+        encoder.load_state_dict(saved["encoder"])
+        decoders.load_state_dict(saved["decoders"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        best_loss, best_state, stale = saved["best_loss"], saved["best_state"], saved["stale"]
+        history, first, done = saved["history"], saved["epoch"] + 1, saved["done"]
+        restore_random_state(generator, saved["random"])
+        for epoch, row in enumerate(history, start=1):
+            on_epoch(epoch, row)
+    for epoch in range(first, config.epochs + 1):
+        if done:
+            break
         encoder.train()
         decoders.train()
         lr = optimizer.param_groups[0]["lr"]
@@ -178,10 +196,28 @@ def pretrain(
             best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
         else:
             stale += 1
-            if stale >= config.patience:
+            done = stale >= config.patience
+            if done:
                 log.info("early stop after epoch %d (best val %.6f)", epoch, best_loss)
-                break
-        scheduler.step()
+        if not done:
+            scheduler.step()
+        if checkpoint:
+            checkpoint.save(
+                "pretrain",
+                {
+                    "epoch": epoch,
+                    "done": done or epoch == config.epochs,
+                    "encoder": encoder.state_dict(),
+                    "decoders": decoders.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "best_loss": best_loss,
+                    "best_state": best_state,
+                    "stale": stale,
+                    "history": history,
+                    "random": random_state(generator),
+                },
+            )
     encoder.load_state_dict(best_state[0])
     decoders.load_state_dict(best_state[1])
     return history

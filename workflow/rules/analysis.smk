@@ -36,6 +36,7 @@ rule train_analysis:
         run_name=lambda w: f"{w.variant}/{w.dataset}/L{config['analysis']['lookback']}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
         device=DEVICE,
+        checkpoint=f"{RESULTS}/checkpoints/analysis/{{variant}}_{{dataset}}_H{{horizon}}_seed{{seed}}.pt",
     script:
         "../scripts/train_forecast.py"
 

@@ -36,6 +36,7 @@ rule train_forecast:
         run_name=lambda w: f"{w.model}/{w.dataset}/L{w.lookback}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
         device=DEVICE,
+        checkpoint=f"{RESULTS}/checkpoints/forecast/{{model}}_{{dataset}}_L{{lookback}}_H{{horizon}}_seed{{seed}}.pt",
     script:
         "../scripts/train_forecast.py"
 
@@ -73,5 +74,6 @@ rule train_forecast_uf:
         run_name=lambda w: f"{w.model}/{w.dataset}/uf{w.low}-{w.high}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
         device=DEVICE,
+        checkpoint=f"{RESULTS}/checkpoints/forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_H{{horizon}}_seed{{seed}}.pt",
     script:
         "../scripts/train_forecast.py"

@@ -41,7 +41,7 @@ with tracking.job_run(
 ):
     for row in summary.itertuples():
         prefix = f"{row.variant}_H{row.horizon}"
-        mlflow.log_metrics(
+        tracking.log_metrics(
             {
                 f"{prefix}_pearson": row.feature_pearson_mean,
                 f"{prefix}_spearman": row.feature_spearman_mean,

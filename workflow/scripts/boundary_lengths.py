@@ -17,9 +17,9 @@ import torch
 
 from csft import atomic, plots, tracking
 from csft.data.download import pinned_sha256, sha256_of
-from csft.device import describe, resolve_device
 from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
 from csft.data.splits import ett_segments
+from csft.device import describe, resolve_device
 from csft.model import CSFTEncoder
 from csft.seeding import seed_everything
 from csft.tasks import lengths as boundary
@@ -90,7 +90,7 @@ with tracking.job_run(
         dict(params.architecture),
         dict(params.pretraining),
         seed,
-        on_epoch=lambda epoch, row: mlflow.log_metrics(
+        on_epoch=lambda epoch, row: tracking.log_metrics(
             {f"pretrain_{k}": v for k, v in row.items()}, step=epoch
         ),
         device=params.device,
@@ -125,9 +125,9 @@ with tracking.job_run(
         metrics.update(
             {f"boundary_{row['boundary']}_{k}": row[k] for k in ("within", "across", "difference")}
         )
-    mlflow.log_metrics(metrics)
-    mlflow.log_params({"d_L": boundary.common_width(encoder.config, lengths)})
-    mlflow.set_tags({"verdict.status": verdict["status"], "verdict": verdict["verdict"][:5000]})
+    tracking.log_metrics(metrics)
+    tracking.log_params({"d_L": boundary.common_width(encoder.config, lengths)})
+    tracking.set_tags({"verdict.status": verdict["status"], "verdict": verdict["verdict"][:5000]})
     mlflow.log_dict(verdict, "verdict.json")
 
     long = similarity.stack().rename("similarity").reset_index()

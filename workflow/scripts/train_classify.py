@@ -11,10 +11,10 @@ import mlflow
 import torch
 
 from csft import atomic, tracking
-from csft.device import describe, resolve_device
 from csft.config import NEURAL_CLASSIFIERS
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ucr import load_ucr
+from csft.device import describe, resolve_device
 from csft.tasks import classify_job
 from csft.tasks.classify import lengthen_short, seal
 
@@ -68,10 +68,10 @@ def run_name(method):
 
 def log_record(record):
     """The metrics every classification run shares, plus per-epoch histories where they exist."""
-    mlflow.log_metrics({key: record[key] for key in SUMMARY_KEYS})
+    tracking.log_metrics({key: record[key] for key in SUMMARY_KEYS})
     tags = {"method": record["method"], "protocol": record["protocol"]}
     tags["length_policy"] = record["length_policy"]
-    mlflow.set_tags(tags)
+    tracking.set_tags(tags)
 
 
 primary = classify_job.method_name(
@@ -82,7 +82,7 @@ with tracking.job_run(uri, params.experiment, run_name(primary), run_params, dat
     pretrain_rows = []
 
     def log_metrics(values, step):
-        mlflow.log_metrics(values, step=step)
+        tracking.log_metrics(values, step=step)
         if any(key.startswith("pretrain_") for key in values):
             pretrain_rows.append((step, values))
 
@@ -95,7 +95,7 @@ for record in records[1:]:  # CSFT's SVM: a run of its own, with the pretraining
         uri, params.experiment, run_name(record["method"]), run_params, data_tags
     ) as run:
         for step, values in pretrain_rows:
-            mlflow.log_metrics(values, step=step)
+            tracking.log_metrics(values, step=step)
         log_record(record)
         record["mlflow_run_id"] = run.info.run_id
 

@@ -13,9 +13,10 @@ import pandas as pd
 import torch
 
 from csft import analysis, atomic, tracking
-from csft.device import describe, resolve_device
+from csft.checkpoint import Checkpoint
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETTSeries
+from csft.device import describe, resolve_device
 from csft.tasks import forecast_job
 
 logging.basicConfig(
@@ -40,8 +41,22 @@ relpath = f"ETT-small/{job.dataset}.csv"
 data_sha = sha256_of(snakemake.input.csv)
 
 
+# Per-epoch state of this job: a killed job resumes from it (same settings only).
+checkpoint = Checkpoint(
+    params.checkpoint,
+    {
+        "job": dataclasses.asdict(job),
+        "architecture": params.architecture,
+        "training": params.training,
+        "pretraining": params.pretraining,
+        "mode": params.mode,
+        "data": data_sha,
+    },
+)
+
+
 def log_metrics(values, step):
-    mlflow.log_metrics(values, step=step)
+    tracking.log_metrics(values, step=step)
 
 
 with tracking.job_run(
@@ -73,9 +88,10 @@ with tracking.job_run(
         dict(params.pretraining) if params.pretraining else None,
         params.mode,
         log_metrics,
+        checkpoint,
     )
     seconds = time.perf_counter() - started
-    mlflow.log_params(
+    tracking.log_params(
         {f"resolved_model.{k}": v for k, v in dataclasses.asdict(result.model.config).items()}
     )
     n_parameters = sum(p.numel() for p in result.model.parameters())
@@ -90,7 +106,7 @@ with tracking.job_run(
             }
         )
     summary.update(best_val_loss=result.records[0]["best_val_loss"], epochs_run=len(result.history))
-    mlflow.log_metrics(summary)
+    tracking.log_metrics(summary)
 
     with atomic.atomic_path(snakemake.output.examples) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **result.examples)
@@ -99,7 +115,7 @@ with tracking.job_run(
             raise ValueError(f"{job.model} has no represent(): no features to analyse")
         statistics = analysis.feature_correlation(result.features)
         statistics["pca_fraction_80"] = analysis.components_for_variance(result.features)
-        mlflow.log_metrics({f"feature_{k}": v for k, v in statistics.items()})
+        tracking.log_metrics({f"feature_{k}": v for k, v in statistics.items()})
         with atomic.atomic_path(snakemake.output.features) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, features=result.features)
     history = pd.DataFrame(result.history).rename_axis("epoch").reset_index()
@@ -115,3 +131,4 @@ with tracking.job_run(
         for r in result.records
     ]
     atomic.write_text(snakemake.output.metrics, json.dumps(records, indent=2, sort_keys=True))
+checkpoint.remove()  # every output is written
