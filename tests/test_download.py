@@ -208,3 +208,11 @@ def test_checksums_cover_mirror(mirror):
     assert list(pins) == sorted(pins)
     for relpath in (TRAIN, "ETT-small/ETTh2.csv", "UCR/PLAID/PLAID_TEST.tsv"):
         assert sha256_of(mirror / relpath) == pins[relpath]
+
+
+def test_fetch_truncated_file_raises_and_leaves_nothing(tmp_path, chinatown):
+    mirror = make_mirror(tmp_path / "mirror", TRAIN, chinatown[TRAIN][: len(chinatown[TRAIN]) // 2])
+    dest = tmp_path / "data" / TRAIN
+    with pytest.raises(ChecksumError, match="Chinatown_TRAIN.tsv"):
+        fetch(TRAIN, dest, mirror=mirror, url=None)
+    assert list(dest.parent.iterdir()) == []

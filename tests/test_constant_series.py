@@ -1,0 +1,31 @@
+"""Constant series are data, not errors: normalisation maps them to 0 and every model stays
+finite (the documented policy; a NaN is an error, tested with the loaders)."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from csft.data.ett import ETTSeries
+from csft.model import CSFTConfig, CSFTEncoder
+from csft.registry import build_model
+
+
+def test_constant_ett_channel_is_scaled_to_zero(tmp_path, mirror):
+    frame = pd.read_csv(mirror / "ETT-small" / "ETTh1.csv")
+    frame["HUFL"] = 3.0
+    path = tmp_path / "ETTh1.csv"
+    frame.to_csv(path, index=False)
+    series = ETTSeries.load(path, "ETTh1", 96)
+    assert np.isfinite(series.values).all()
+    assert np.all(series.values[:, 0] == 0.0)
+
+
+def test_models_stay_finite_on_a_constant_window():
+    x = torch.full((2, 64, 3), 5.0)
+    for name in ("dlinear", "patchtst", "csft"):
+        model = build_model(name, {}, lookback=64, horizon=8, n_channels=3).eval()
+        with torch.no_grad():
+            assert torch.isfinite(model(x)).all(), name
+    encoder = CSFTEncoder(CSFTConfig(lookback=64, horizon=1, n_channels=1)).eval()
+    with torch.no_grad():
+        assert torch.isfinite(encoder.represent(torch.full((2, 64), -1.5))).all()
