@@ -52,12 +52,27 @@ def kill_when(process: subprocess.Popen, ready, timeout: float = 600) -> bool:
         time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    time.sleep(0.5)
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return True
-    raise AssertionError("processes of the killed group are still alive")
+    deadline = time.monotonic() + 10
+    while living_members(process.pid):
+        assert time.monotonic() < deadline, (
+            f"killed group still alive: {living_members(process.pid)}"
+        )
+        time.sleep(0.1)
+    return True
+
+
+def living_members(pgid: int) -> list[int]:
+    """Processes of group `pgid` that are not zombies (those only wait for their reaper)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state != "Z":
+            members.append(int(stat.parent.name))
+    return members
 
 
 def assert_nothing_truncated(root: Path) -> None:
