@@ -1,13 +1,18 @@
-"""Constant series are data, not errors: normalisation maps them to 0 and every model stays
-finite (the documented policy; a NaN is an error, tested with the loaders)."""
+"""Series that are odd but valid, and series CSFT cannot take.
+
+Constant series are data, not errors: normalisation maps them to 0 and every model stays finite
+(the documented policy; a NaN is an error, tested with the loaders). A series longer than
+CSFT's max_length is an error naming the series and its length."""
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from csft.data.ett import ETTSeries
 from csft.model import CSFTConfig, CSFTEncoder
 from csft.registry import build_model
+from csft.tasks.classify import csft_groups
 
 
 def test_constant_ett_channel_is_scaled_to_zero(tmp_path, mirror):
@@ -29,3 +34,10 @@ def test_models_stay_finite_on_a_constant_window():
     encoder = CSFTEncoder(CSFTConfig(lookback=64, horizon=1, n_channels=1)).eval()
     with torch.no_grad():
         assert torch.isfinite(encoder.represent(torch.full((2, 64), -1.5))).all()
+
+
+def test_a_series_longer_than_the_maximum_is_refused_naming_it():
+    config = CSFTConfig(lookback=128, horizon=1, n_channels=1)
+    series = [np.zeros(100, np.float32), np.zeros(9000, np.float32)]
+    with pytest.raises(ValueError, match=r"series 1: .*9000.*\[64, 8192\)"):
+        csft_groups(series, np.array([0, 1]), config)
