@@ -48,7 +48,7 @@ class SlurmCluster:
         self.processes: dict[str, subprocess.Popen] = {}
         shims = self.root / "bin"
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
             "SLURM_CONF": str(self.conf),
             "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}",
         }

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from processes import living_members
 from tiny_study import MAIN_JOBS, REPO, SEEDS, SNAKEMAKE, run_snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.e2e
@@ -59,20 +60,6 @@ def kill_when(process: subprocess.Popen, ready, timeout: float = 600) -> bool:
         )
         time.sleep(0.1)
     return True
-
-
-def living_members(pgid: int) -> list[int]:
-    """Processes of group `pgid` that are not zombies (those only wait for their reaper)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state != "Z":
-            members.append(int(stat.parent.name))
-    return members
 
 
 def assert_nothing_truncated(root: Path) -> None:

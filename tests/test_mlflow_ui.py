@@ -9,19 +9,14 @@ the study's results/.
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from mlflow_server import serve
 
 pytestmark = pytest.mark.e2e
-MLFLOW = Path(sys.executable).parent / "mlflow"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",  # root in CI
@@ -44,12 +39,6 @@ def chromium() -> str:
     pytest.skip("Chromium is not installed")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def listening_addresses(port: int) -> set[str]:
     """Local IPv4/IPv6 addresses with a listening socket on `port` (from /proc/net)."""
     found = set()
@@ -65,51 +54,9 @@ def listening_addresses(port: int) -> set[str]:
 @pytest.fixture(scope="module")
 def ui(study, tmp_path_factory):
     root = study[0]
-    port = free_port()
     log = tmp_path_factory.mktemp("mlflow_ui") / "ui.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [str(MLFLOW), "ui", "--backend-store-uri", f"sqlite:///{root}/mlflow.db"]
-            + ["--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, workers included
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as reply:
-                    if reply.read() == b"OK":
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow ui did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
+    with serve("ui", f"sqlite:///{root}/mlflow.db", log) as (url, port):
         yield root, url, port
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        deadline = time.monotonic() + 30
-        while _group_alive(server.pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if _group_alive(server.pid):
-            os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail("mlflow ui left worker processes behind after SIGTERM")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def render(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from mlflow_server import serve
 from slurm_cluster import SlurmCluster, available
 from tiny_study import run_snakemake, tiny_config, write_config
 
@@ -127,5 +128,32 @@ def test_failing_job_stops_snakemake_with_its_slurm_log(cluster, tmp_path, mirro
     assert "Error in rule train_forecast" in slurm_log
     assert "fewer than one batch of 1000000" in slurm_log
     rule_log = tmp_path / "results" / "logs" / "train_forecast" / "dlinear_ETTh1_L96_H24_seed1.log"
-    assert str(rule_log) in output
+    assert str(rule_log) in output and "fewer than one batch" in rule_log.read_text()
     assert not (target / "metrics.json").exists()
+
+
+def test_jobs_log_to_a_tracking_server_named_in_the_environment(cluster, tmp_path, mirror):
+    """The profile's second MLflow mode: MLFLOW_TRACKING_URI=http://... wins over the config."""
+    config = tiny_config(tmp_path)
+    target = tmp_path / "results" / "forecast" / "dlinear" / "ETTh1" / "L96" / "H24" / "seed1"
+    with serve("server", f"sqlite:///{tmp_path}/server.db", tmp_path / "server.log") as (url, _):
+        result = run_snakemake(
+            str(target / "metrics.json"),
+            "--profile",
+            PROFILE,
+            "--slurm-logdir",
+            str(tmp_path / "slurm_logs"),
+            "--configfile",
+            str(write_config(tmp_path, config)),
+            mirror=mirror,
+            env={**cluster.env, "MLFLOW_TRACKING_URI": url},
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        client = MlflowClient(tracking_uri=url)
+        experiment = client.get_experiment_by_name("tiny/forecast")
+        runs = client.search_runs([experiment.experiment_id])
+    assert [r.info.run_name for r in runs] == ["dlinear/ETTh1/L96/H24/1"]
+    assert runs[0].info.status == "FINISHED" and runs[0].data.tags["slurm.job_id"].isdigit()
+    record = json.loads((target / "metrics.json").read_text())[0]
+    assert record["mlflow_run_id"] == runs[0].info.run_id
+    assert not (tmp_path / "mlflow.db").exists()  # the config's sqlite store was never used

@@ -25,10 +25,11 @@ MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [
 
 
 def run_snakemake(*args: str, mirror: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Snakemake on the repo's Snakefile; `env` (default: this process's) minus any tracking
-    server, plus the mirror."""
-    env = {k: v for k, v in (env or os.environ).items() if k != "MLFLOW_TRACKING_URI"}
-    env["CSFT_DATA_MIRROR"] = str(mirror)
+    """Snakemake on the repo's Snakefile with the mirror; `env` defaults to this process's
+    environment minus any MLFLOW_TRACKING_URI."""
+    if env is None:  # a developer's own tracking server stays out of the tests
+        env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {**env, "CSFT_DATA_MIRROR": str(mirror)}
     return subprocess.run(
         [str(SNAKEMAKE), "--cores", "2", "--nolock", *args],
         cwd=REPO,

@@ -2,14 +2,12 @@
 """Aggregate the analysis jobs: the fusion ablation and the feature statistics, as tables and
 figures, with the feature statistics logged to MLflow's `features` experiment."""
 
-import logging
-
 import matplotlib.pyplot as plt
 import mlflow
 
-from csft import atomic, claims, plots, tracking
+from csft import atomic, claims, joblog, plots, tracking
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+joblog.log_to(snakemake.log[0])
 params = snakemake.params
 read = claims.read_analysis_jobs(snakemake.input.metrics, dict(params.fusions))
 jobs = read.jobs

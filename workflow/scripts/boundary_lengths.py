@@ -15,7 +15,7 @@ import mlflow
 import numpy as np
 import torch
 
-from csft import atomic, plots, tracking
+from csft import atomic, joblog, plots, tracking
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
 from csft.data.splits import ett_segments
@@ -24,11 +24,7 @@ from csft.model import CSFTEncoder
 from csft.seeding import seed_everything
 from csft.tasks import lengths as boundary
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+joblog.log_to(snakemake.log[0])
 log = logging.getLogger("boundary_lengths")
 params = snakemake.params
 torch.set_num_threads(snakemake.threads)

@@ -6,9 +6,9 @@ import logging
 
 import pandas as pd
 
-from csft import atomic, claims
+from csft import atomic, claims, joblog
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+joblog.log_to(snakemake.log[0])
 inputs = snakemake.input
 table = claims.claims_table(
     pd.read_csv(inputs.forecast) if "forecast" in inputs.keys() else None,

@@ -3,9 +3,9 @@
 
 import logging
 
-from csft import plots, tables
+from csft import joblog, plots, tables
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+joblog.log_to(snakemake.log[0])
 summary = tables.summarize_classify(tables.read_jobs(snakemake.input))
 figure = plots.classify_ranks_figure(summary)
 plots.save(figure, snakemake.output.png)

@@ -3,9 +3,9 @@
 
 import logging
 
-from csft import atomic, tables
+from csft import atomic, joblog, tables
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+joblog.log_to(snakemake.log[0])
 summary = tables.summarize_classify(tables.read_jobs(snakemake.input))
 ranks = tables.classify_ranks(summary)
 wilcoxon = tables.classify_wilcoxon(summary)

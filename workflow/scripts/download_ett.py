@@ -1,16 +1,12 @@
 # ruff: noqa: F821
 """Snakemake script: fetch one ETT csv from CSFT_DATA_MIRROR or GitHub, verified and atomic."""
 
-import logging
 from pathlib import Path
 
+from csft import joblog
 from csft.data.download import ETT_URL, fetch, mirror_from_env
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+joblog.log_to(snakemake.log[0])
 
 dataset = snakemake.wildcards.dataset
 fetch(

@@ -8,13 +8,10 @@ are verified one by one against checksums.tsv.
 import logging
 from pathlib import Path
 
+from csft import joblog
 from csft.data.download import UCR_ARCHIVE_URL, download
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+joblog.log_to(snakemake.log[0])
 
 sha256 = download(UCR_ARCHIVE_URL, Path(snakemake.output[0]))
 logging.getLogger(__name__).info("UCR archive zip sha256 %s", sha256)

@@ -1,16 +1,12 @@
 # ruff: noqa: F821
 """Snakemake script: one UCR dataset's TRAIN/TEST files, from the mirror or the archive zip."""
 
-import logging
 from pathlib import Path
 
+from csft import joblog
 from csft.data.download import extract_ucr_dataset, fetch, mirror_from_env
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+joblog.log_to(snakemake.log[0])
 
 name = snakemake.wildcards.name
 outputs = {"TRAIN": Path(snakemake.output.train), "TEST": Path(snakemake.output.test)}

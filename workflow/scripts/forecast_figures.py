@@ -2,15 +2,14 @@
 """Learning curves of every job and one forecast-vs-truth example per model and dataset."""
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from csft import plots
+from csft import joblog, plots
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+joblog.log_to(snakemake.log[0])
 jobs = []
 for metrics, history, examples in zip(
     snakemake.input.metrics, snakemake.input.history, snakemake.input.examples, strict=True

@@ -3,9 +3,9 @@
 
 import logging
 
-from csft import atomic, tables
+from csft import atomic, joblog, tables
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+joblog.log_to(snakemake.log[0])
 summary = tables.summarize_forecast(tables.read_jobs(snakemake.input))
 atomic.write_text(snakemake.output.csv, summary.to_csv(index=False, float_format="%.6f"))
 atomic.write_text(snakemake.output.md, tables.forecast_markdown(summary))

@@ -11,16 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from csft import joblog
 from csft.atomic import write_text
 from csft.data.download import sha256_of
 from csft.data.splits import ucr_validation_split
 from csft.data.ucr import load_ucr
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+joblog.log_to(snakemake.log[0])
 
 inputs = {"TRAIN": Path(snakemake.input.train), "TEST": Path(snakemake.input.test)}
 data_dir = inputs["TRAIN"].parents[2]  # DATA/UCR/NAME/NAME_TRAIN.tsv

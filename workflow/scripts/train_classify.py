@@ -4,13 +4,12 @@ to MLflow (CSFT's job gives two: the fine-tuned head and the SVM on frozen H_L).
 
 import dataclasses
 import json
-import logging
 from pathlib import Path
 
 import mlflow
 import torch
 
-from csft import atomic, tracking
+from csft import atomic, joblog, tracking
 from csft.config import NEURAL_CLASSIFIERS
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ucr import load_ucr
@@ -18,11 +17,7 @@ from csft.device import describe, resolve_device
 from csft.tasks import classify_job
 from csft.tasks.classify import lengthen_short, seal
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+joblog.log_to(snakemake.log[0])
 params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 wildcards = snakemake.wildcards

@@ -4,7 +4,6 @@ look-back; log everything to MLflow."""
 
 import dataclasses
 import json
-import logging
 import time
 
 import mlflow
@@ -12,18 +11,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from csft import analysis, atomic, tracking
+from csft import analysis, atomic, joblog, tracking
 from csft.checkpoint import Checkpoint
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
 from csft.tasks import forecast_job
 
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+joblog.log_to(snakemake.log[0])
 params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 job = forecast_job.ForecastJob(
