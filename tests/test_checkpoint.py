@@ -74,7 +74,7 @@ def test_training_resumes_to_the_uninterrupted_result(data, tmp_path, kill_at):
             model, *data, RECIPE, generator, killer(kill_at), checkpoint=Checkpoint(path, settings)
         )
     saved = Checkpoint(path, settings).phase("train")  # the last finished epoch, if any
-    assert (saved["epoch"] if saved else 0) == kill_at - 1
+    assert (saved["loop"]["epoch"] if saved else 0) == kill_at - 1
 
     model, generator = fresh()
     replayed = []
@@ -120,7 +120,7 @@ def test_finished_phase_is_not_run_again(data, tmp_path):
     model, generator = fresh()
     first = train(model, *data, RECIPE, generator, checkpoint=Checkpoint(path, settings))
     state = Checkpoint(path, settings).phase("train")
-    assert state["done"] and state["epoch"] == len(first)
+    assert state["loop"]["done"] and state["loop"]["epoch"] == len(first)
     model, generator = fresh()
     calls = []
     again = train(

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from csft import metrics
-from csft.checkpoint import Checkpoint, random_state, restore_random_state
+from csft.checkpoint import Checkpoint, resume_loop, save_loop
 from csft.device import device_of
 
 log = logging.getLogger(__name__)
@@ -153,20 +153,10 @@ def train(
     per_step = config.lr_schedule == "onecycle"
     device = device_of(model)
     loss_fn = nn.MSELoss()
-    best_loss, best_state, stale, history = float("inf"), None, 0, []
-    first, done = 1, False
-    saved = checkpoint.phase("train") if checkpoint else None
-    if saved:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        best_loss, best_state, stale = saved["best_loss"], saved["best_state"], saved["stale"]
-        history, first, done = saved["history"], saved["epoch"] + 1, saved["done"]
-        restore_random_state(generator, saved["random"])
-        for epoch, row in enumerate(history, start=1):
-            on_epoch(epoch, row)
-    for epoch in range(first, config.epochs + 1):
-        if done:
+    modules = {"model": model}
+    state = resume_loop(checkpoint, "train", modules, optimizer, scheduler, generator, on_epoch)
+    for epoch in range(state.epoch + 1, config.epochs + 1):
+        if state.done:
             break
         model.train()
         lr = optimizer.param_groups[0]["lr"]
@@ -190,35 +180,22 @@ def train(
             "val_loss": metrics.mse(val.pred, val.true),
             "lr": lr,
         }
-        history.append(row)
+        state.history.append(row)
         on_epoch(epoch, row)
         log.info(
             "epoch %d: train %.6f  val %.6f  lr %.2e", epoch, row["train_loss"], row["val_loss"], lr
         )
-        if row["val_loss"] < best_loss:
-            best_loss, best_state, stale = row["val_loss"], copy.deepcopy(model.state_dict()), 0
+        if row["val_loss"] < state.best_loss:
+            state.best_loss, state.stale = row["val_loss"], 0
+            state.best_state = copy.deepcopy(model.state_dict())
         else:
-            stale += 1
-            done = stale >= config.patience
-            if done:
-                log.info("early stop after epoch %d (best val %.6f)", epoch, best_loss)
-        if not per_step and not done:
+            state.stale += 1
+            state.done = state.stale >= config.patience
+            if state.done:
+                log.info("early stop after epoch %d (best val %.6f)", epoch, state.best_loss)
+        if not per_step and not state.done:
             scheduler.step()
-        if checkpoint:
-            checkpoint.save(
-                "train",
-                {
-                    "epoch": epoch,
-                    "done": done or epoch == config.epochs,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "best_loss": best_loss,
-                    "best_state": best_state,
-                    "stale": stale,
-                    "history": history,
-                    "random": random_state(generator),
-                },
-            )
-    model.load_state_dict(best_state)
-    return history
+        state.epoch, state.done = epoch, state.done or epoch == config.epochs
+        save_loop(checkpoint, "train", state, modules, optimizer, scheduler, generator)
+    model.load_state_dict(state.best_state)
+    return state.history

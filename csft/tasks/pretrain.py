@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from csft.checkpoint import Checkpoint, random_state, restore_random_state
+from csft.checkpoint import Checkpoint, resume_loop, save_loop
 from csft.device import device_of
 from csft.model import CSFTEncoder
 from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
@@ -145,21 +145,10 @@ def pretrain(
         parameters, lr=config.learning_rate, weight_decay=config.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    best_loss, best_state, stale, history = float("inf"), None, 0, []
-    first, done = 1, False
-    saved = checkpoint.phase("pretrain") if checkpoint else None
-    if saved:
-        encoder.load_state_dict(saved["encoder"])
-        decoders.load_state_dict(saved["decoders"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        best_loss, best_state, stale = saved["best_loss"], saved["best_state"], saved["stale"]
-        history, first, done = saved["history"], saved["epoch"] + 1, saved["done"]
-        restore_random_state(generator, saved["random"])
-        for epoch, row in enumerate(history, start=1):
-            on_epoch(epoch, row)
-    for epoch in range(first, config.epochs + 1):
-        if done:
+    modules = {"encoder": encoder, "decoders": decoders}
+    state = resume_loop(checkpoint, "pretrain", modules, optimizer, scheduler, generator, on_epoch)
+    for epoch in range(state.epoch + 1, config.epochs + 1):
+        if state.done:
             break
         encoder.train()
         decoders.train()
@@ -186,38 +175,23 @@ def pretrain(
         row = {f"train_{key}": float(value) for key, value in means.items()}
         row.update({f"val_{key}": value for key, value in val.items()})
         row["lr"] = lr
-        history.append(row)
+        state.history.append(row)
         on_epoch(epoch, row)
         log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.6f}" for k, v in row.items()))
         if not val:
-            best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
-        elif row["val_total"] < best_loss:
-            best_loss, stale = row["val_total"], 0
-            best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
+            state.best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
+        elif row["val_total"] < state.best_loss:
+            state.best_loss, state.stale = row["val_total"], 0
+            state.best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
         else:
-            stale += 1
-            done = stale >= config.patience
-            if done:
-                log.info("early stop after epoch %d (best val %.6f)", epoch, best_loss)
-        if not done:
+            state.stale += 1
+            state.done = state.stale >= config.patience
+            if state.done:
+                log.info("early stop after epoch %d (best val %.6f)", epoch, state.best_loss)
+        if not state.done:
             scheduler.step()
-        if checkpoint:
-            checkpoint.save(
-                "pretrain",
-                {
-                    "epoch": epoch,
-                    "done": done or epoch == config.epochs,
-                    "encoder": encoder.state_dict(),
-                    "decoders": decoders.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "best_loss": best_loss,
-                    "best_state": best_state,
-                    "stale": stale,
-                    "history": history,
-                    "random": random_state(generator),
-                },
-            )
-    encoder.load_state_dict(best_state[0])
-    decoders.load_state_dict(best_state[1])
-    return history
+        state.epoch, state.done = epoch, state.done or epoch == config.epochs
+        save_loop(checkpoint, "pretrain", state, modules, optimizer, scheduler, generator)
+    encoder.load_state_dict(state.best_state[0])
+    decoders.load_state_dict(state.best_state[1])
+    return state.history
