@@ -79,8 +79,10 @@ def check_architectures(config: Mapping) -> None:
 def _same_kind(value, default) -> bool:
     """Whether a config value has its default's type (an int passes as a float; bool is not
     a number; a field without a plain default accepts anything)."""
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(value, bool):  # a bool is an int to Python, never a number here
+        return not isinstance(default, int | float | str)
     if isinstance(default, float):
         return isinstance(value, int | float)
     if isinstance(default, int | str):
