@@ -51,6 +51,15 @@ def killer(at_epoch):
     return on_epoch
 
 
+def train_with(data, path, settings, on_epoch=lambda epoch, row: None):
+    """A fresh model (same seed) trained with the checkpoint at `path`: (model, history)."""
+    model, generator = fresh()
+    history = train(
+        model, *data, RECIPE, generator, on_epoch, checkpoint=Checkpoint(path, settings)
+    )
+    return model, history
+
+
 def weights(module):
     return {k: v.clone() for k, v in module.state_dict().items()}
 
@@ -68,24 +77,13 @@ def test_training_resumes_to_the_uninterrupted_result(data, tmp_path, kill_at):
     expected_weights = weights(model)
 
     path, settings = tmp_path / "job.pt", {"job": "x"}
-    model, generator = fresh()
     with pytest.raises(Killed):
-        train(
-            model, *data, RECIPE, generator, killer(kill_at), checkpoint=Checkpoint(path, settings)
-        )
+        train_with(data, path, settings, killer(kill_at))
     saved = Checkpoint(path, settings).phase("train")  # the last finished epoch, if any
     assert (saved["loop"]["epoch"] if saved else 0) == kill_at - 1
 
-    model, generator = fresh()
     replayed = []
-    history = train(
-        model,
-        *data,
-        RECIPE,
-        generator,
-        lambda epoch, row: replayed.append(epoch),
-        checkpoint=Checkpoint(path, settings),
-    )
+    model, history = train_with(data, path, settings, lambda epoch, row: replayed.append(epoch))
     assert history == expected
     assert replayed == list(range(1, len(expected) + 1))  # saved rows replayed, then new ones
     assert_same(weights(model), expected_weights)
@@ -117,27 +115,17 @@ def test_pretraining_resumes_to_the_uninterrupted_result(data, tmp_path):
 
 def test_finished_phase_is_not_run_again(data, tmp_path):
     path, settings = tmp_path / "job.pt", {"job": "x"}
-    model, generator = fresh()
-    first = train(model, *data, RECIPE, generator, checkpoint=Checkpoint(path, settings))
+    _, first = train_with(data, path, settings)
     state = Checkpoint(path, settings).phase("train")
     assert state["loop"]["done"] and state["loop"]["epoch"] == len(first)
-    model, generator = fresh()
     calls = []
-    again = train(
-        model,
-        *data,
-        RECIPE,
-        generator,
-        lambda e, r: calls.append(e),
-        checkpoint=Checkpoint(path, settings),
-    )
+    _, again = train_with(data, path, settings, lambda e, r: calls.append(e))
     assert again == first and calls == list(range(1, len(first) + 1))  # replayed only
 
 
 def test_checkpoint_of_other_settings_is_ignored(data, tmp_path):
     path = tmp_path / "job.pt"
-    model, generator = fresh()
-    train(model, *data, RECIPE, generator, checkpoint=Checkpoint(path, {"lr": 0.01}))
+    train_with(data, path, {"lr": 0.01})
     assert Checkpoint(path, {"lr": 0.02}).phase("train") is None
     assert Checkpoint(path, {"lr": 0.01}).phase("train") is not None
 

@@ -41,20 +41,31 @@ def cluster(tmp_path_factory):
     assert leftovers == [], f"processes of the test cluster left running: {leftovers}"
 
 
-@pytest.fixture(scope="module")
-def slurm_study(cluster, tmp_path_factory, mirror):
-    root = tmp_path_factory.mktemp("tiny_slurm")
-    configfile = write_config(root, tiny_config(root))
-    result = run_snakemake(
+def run_on_slurm(cluster, root: Path, config: dict, *args: str, mirror: Path, **env: str):
+    """Snakemake with the SLURM profile on the test cluster: `args` (targets, flags) first,
+    SLURM logs under `root`, `config` written there; `env` adds variables."""
+    return run_snakemake(
+        *args,
         "--profile",
         PROFILE,
         "--slurm-logdir",
         str(root / "slurm_logs"),
         "--configfile",
-        str(configfile),
+        str(write_config(root, config)),
         mirror=mirror,
-        env=cluster.env,
+        env={**cluster.env, **env},
     )
+
+
+def dlinear_job(root: Path) -> Path:
+    """The output folder of one tiny DLinear job (ETTh1, seed 1)."""
+    return root / "results" / "forecast" / "dlinear" / "ETTh1" / "L96" / "H24" / "seed1"
+
+
+@pytest.fixture(scope="module")
+def slurm_study(cluster, tmp_path_factory, mirror):
+    root = tmp_path_factory.mktemp("tiny_slurm")
+    result = run_on_slurm(cluster, root, tiny_config(root), mirror=mirror)
     assert result.returncode == 0, result.stderr[-6000:]
     return root
 
@@ -106,19 +117,9 @@ def test_every_mlflow_run_carries_its_slurm_job_id(slurm_study):
 def test_failing_job_stops_snakemake_with_its_slurm_log(cluster, tmp_path, mirror):
     config = tiny_config(tmp_path)
     config["models"]["dlinear"]["training"]["batch_size"] = 10**6  # > the training windows
-    target = tmp_path / "results" / "forecast" / "dlinear" / "ETTh1" / "L96" / "H24" / "seed1"
-    result = run_snakemake(
-        str(target / "metrics.json"),
-        "--profile",
-        PROFILE,
-        "--slurm-logdir",
-        str(tmp_path / "slurm_logs"),
-        "--retries",
-        "0",
-        "--configfile",
-        str(write_config(tmp_path, config)),
-        mirror=mirror,
-        env=cluster.env,
+    target = dlinear_job(tmp_path)
+    result = run_on_slurm(
+        cluster, tmp_path, config, str(target / "metrics.json"), "--retries", "0", mirror=mirror
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -135,18 +136,15 @@ def test_failing_job_stops_snakemake_with_its_slurm_log(cluster, tmp_path, mirro
 def test_jobs_log_to_a_tracking_server_named_in_the_environment(cluster, tmp_path, mirror):
     """The profile's second MLflow mode: MLFLOW_TRACKING_URI=http://... wins over the config."""
     config = tiny_config(tmp_path)
-    target = tmp_path / "results" / "forecast" / "dlinear" / "ETTh1" / "L96" / "H24" / "seed1"
+    target = dlinear_job(tmp_path)
     with serve("server", f"sqlite:///{tmp_path}/server.db", tmp_path / "server.log") as (url, _):
-        result = run_snakemake(
+        result = run_on_slurm(
+            cluster,
+            tmp_path,
+            config,
             str(target / "metrics.json"),
-            "--profile",
-            PROFILE,
-            "--slurm-logdir",
-            str(tmp_path / "slurm_logs"),
-            "--configfile",
-            str(write_config(tmp_path, config)),
             mirror=mirror,
-            env={**cluster.env, "MLFLOW_TRACKING_URI": url},
+            MLFLOW_TRACKING_URI=url,
         )
         assert result.returncode == 0, result.stderr[-4000:]
         client = MlflowClient(tracking_uri=url)
