@@ -2,7 +2,7 @@
 # workflow/rules/, what they run in workflow/scripts/, the config schema in workflow/schemas/.
 from snakemake.utils import min_version, validate
 
-from csft.config import check_architectures, check_ett_windows
+from csft.config import check_architectures, check_ett_windows, check_pretraining
 
 min_version("9.0")
 
@@ -13,10 +13,12 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 check_architectures(config)
 check_ett_windows(config)
+check_pretraining(config)
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/forecast.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/analysis.smk"

@@ -29,13 +29,62 @@ def resolve_training(model_settings: Mapping, dataset: str, horizon: int) -> dic
     return recipe
 
 
-def resolve_architecture(model_settings: Mapping, dataset: str, horizon: int) -> dict:
-    """The architecture of one job: base `architecture` + matching overrides' `architecture`."""
+def resolve_architecture(model_settings: Mapping, dataset: str, horizon: int | None) -> dict:
+    """The architecture of one job: base `architecture` + matching overrides' `architecture`.
+
+    `horizon` None (an encoder pretraining, which no horizon enters) applies only the overrides
+    that name no horizons.
+    """
     architecture = dict(model_settings.get("architecture", {}))
     for override in model_settings.get("recipe_overrides", []):
         if override["dataset"] == dataset and horizon in override.get("horizons", [horizon]):
             architecture.update(override.get("architecture", {}))
     return architecture
+
+
+def uses_pretraining(model: str, model_settings: Mapping) -> bool:
+    """Whether `model`'s forecasting jobs fine-tune an encoder from a pretraining job."""
+    epochs = (model_settings.get("pretraining") or {}).get("epochs", 0)
+    return model == "csft" and epochs > 0
+
+
+def check_pretraining(config: Mapping) -> None:
+    """Fail before any job if a pretrained model's architecture depends on the horizon: one
+    encoder is pretrained per dataset and look-back and fine-tuned for every horizon."""
+    for name, settings in config.get("models", {}).items():
+        if not uses_pretraining(name, settings):
+            continue
+        for override in settings.get("recipe_overrides", []):
+            if "horizons" in override and override.get("architecture"):
+                raise ValueError(
+                    f"models.{name}.recipe_overrides: {override['dataset']} horizons "
+                    f"{override['horizons']} set an architecture, but {name}'s encoder is "
+                    "pretrained once for every horizon; give the override no horizons"
+                )
+
+
+def pretraining_settings(config: Mapping, group: str, name: str, dataset: str) -> dict:
+    """What one encoder pretraining runs: the model's `pretraining` recipe and its architecture
+    on `dataset` (for an analysis variant, the variant's settings on top).
+
+    `group` "forecast" names a model (both forecasting tracks fine-tune its encoder), "analysis"
+    an analysis variant.
+    """
+    if group == "forecast":
+        model, extra = name, {}
+    elif group == "analysis":
+        (variant,) = [v for v in config["analysis"]["variants"] if v["name"] == name] or [None]
+        if variant is None:
+            raise ValueError(f"no analysis variant {name!r} in the config")
+        model, extra = variant["model"], variant.get("architecture", {})
+    else:
+        raise ValueError(f"pretraining group must be forecast or analysis, got {group!r}")
+    settings = config["models"][model]
+    return {
+        "model": model,
+        "architecture": {**resolve_architecture(settings, dataset, None), **extra},
+        "pretraining": settings.get("pretraining"),
+    }
 
 
 def check_architectures(config: Mapping) -> None:

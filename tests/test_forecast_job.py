@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from csft.data.ett import CroppedWindows, ETTSeries, ForecastWindows, RandomLookbackCollate
+from csft.tasks import pretrain_job
 from csft.tasks.forecast_job import ForecastJob, run
 
 HORIZON = 24
@@ -15,6 +16,15 @@ PRETRAINING = {"epochs": 1, "batch_size": 16, "max_batches_per_epoch": 2}
 @pytest.fixture(scope="module")
 def etth1(mirror):
     return lambda lookback: ETTSeries.load(mirror / "ETT-small" / "ETTh1.csv", "ETTh1", lookback)
+
+
+@pytest.fixture(scope="module")
+def pretrained(etth1):
+    """Weights of a tiny CSFT encoder pretrained at look-back 64 (what the workflow's
+    pretraining job hands every horizon's job)."""
+    job = pretrain_job.PretrainJob("ETTh1", 64, seed=0)
+    encoder, _ = pretrain_job.run(job, etth1(64), TINY_CSFT, PRETRAINING)
+    return {key: value.clone() for key, value in encoder.state_dict().items()}
 
 
 def base_windows(n=10, lookback=12, horizon=3, channels=2):
@@ -57,10 +67,10 @@ def test_main_track_dlinear_scores_every_test_window(etth1):
     assert record["track"] == "main" and record["lookback"] == 96
     assert record["n_test_windows"] == 2880 - HORIZON + 1
     assert record["epochs_run"] == len(result.history) <= TRAINING["epochs"]
-    assert result.examples["x"].shape == (3, 96, 7) and result.pretrain_history == []
+    assert result.examples["x"].shape == (3, 96, 7)
 
 
-def test_uf_track_csft_tests_every_lookback_on_the_same_targets(etth1):
+def test_uf_track_csft_tests_every_lookback_on_the_same_targets(etth1, pretrained):
     job = ForecastJob("csft", "ETTh1", HORIZON, 0, (64, 128), (64, 100, 127))
     logged = []
     result = run(
@@ -68,39 +78,47 @@ def test_uf_track_csft_tests_every_lookback_on_the_same_targets(etth1):
         etth1(job.max_lookback),
         TINY_CSFT,
         TRAINING,
-        PRETRAINING,
+        pretrained,
         log_metrics=lambda values, step: logged.append((step, values)),
     )
     assert job.track == "uf" and [r["lookback"] for r in result.records] == [64, 100, 127]
     assert {r["n_test_windows"] for r in result.records} == {2880 - HORIZON + 1}
     assert len({r["test_mse"] for r in result.records}) == 3  # the look-back matters
-    assert len(result.pretrain_history) == 1
     keys = set().union(*(values for _, values in logged))
-    assert {"pretrain_val_total", "train_loss", "val_loss", "grad_ratio_l1"} <= keys
+    assert {"train_loss", "val_loss", "grad_ratio_l1"} <= keys
     assert "attn_entropy_frac_l2_h1" in keys
 
 
-def test_probe_mode_trains_the_head_only(etth1):
+def test_probe_mode_trains_the_head_on_the_pretrained_encoder(etth1, pretrained):
     job = ForecastJob("csft", "ETTh1", HORIZON, 0, (64, 65), (64,))
     series = etth1(64)
-    torch.manual_seed(0)
-    result = run(job, series, TINY_CSFT, TRAINING, {"epochs": 0}, mode="probe")
+    result = run(job, series, TINY_CSFT, TRAINING, pretrained, mode="probe")
     assert all(not p.requires_grad for p in result.model.encoder.parameters())
     assert all(p.requires_grad for p in result.model.head.parameters())
+    state = result.model.encoder.state_dict()  # frozen: still the pretrained weights
+    assert all(torch.equal(state[key], value) for key, value in pretrained.items())
     with pytest.raises(ValueError, match="probe"):
-        run(
-            ForecastJob("dlinear", "ETTh1", HORIZON, 0, (64, 65), (64,)),
-            series,
-            {},
-            TRAINING,
-            mode="probe",
-        )
+        run(job, series, TINY_CSFT, TRAINING, mode="probe")  # no encoder to freeze
+    dlinear = ForecastJob("dlinear", "ETTh1", HORIZON, 0, (64, 65), (64,))
+    with pytest.raises(ValueError, match="dlinear has no encoder"):
+        run(dlinear, series, {}, TRAINING, pretrained)
 
 
-def test_same_seed_same_metrics_other_seed_other_metrics(etth1):
+def test_finetuning_starts_from_the_pretrained_encoder(etth1, pretrained):
+    job = ForecastJob("csft", "ETTh1", HORIZON, 0, (64, 65), (64,))
+    first_epoch = {"max_batches_per_epoch": 1, "epochs": 1, "learning_rate": 1e-12}
+    settings = {**TRAINING, **first_epoch}  # one step too small to move the weights visibly
+    start = run(job, etth1(64), TINY_CSFT, settings, pretrained).model.encoder.state_dict()
+    cold = run(job, etth1(64), TINY_CSFT, settings).model.encoder.state_dict()
+    for key, value in pretrained.items():
+        assert torch.allclose(start[key], value, atol=1e-6)
+    assert not all(torch.allclose(cold[k], v, atol=1e-6) for k, v in pretrained.items())
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(etth1, pretrained):
     def metrics(seed):
         job = ForecastJob("csft", "ETTh1", HORIZON, seed, (64, 65), (64,))
-        result = run(job, etth1(64), TINY_CSFT, TRAINING, PRETRAINING)
+        result = run(job, etth1(64), TINY_CSFT, TRAINING, pretrained)
         return result.records[0], result.history
 
     (first, history), (again, history_again) = metrics(3), metrics(3)

@@ -1,14 +1,15 @@
-"""One forecasting job end to end: data -> (self-supervised pretraining) -> fit -> test.
+"""One forecasting job end to end: data -> (a pretrained encoder) -> fit -> test.
 
 Both forecasting tracks run through here. The main track trains and tests at one look-back.
 The variable-length "uf" track trains one model on every look-back of a log2 interval (a new
 look-back per batch) and tests it at several fixed look-backs on the same forecast targets.
+CSFT starts from an encoder pretrained once for every horizon (csft.tasks.pretrain_job).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,6 @@ from csft.model import CSFT
 from csft.registry import build_model
 from csft.seeding import seed_everything
 from csft.tasks import forecast
-from csft.tasks.pretrain import PretrainConfig, pretrain
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ class ForecastJob:
 class JobResult:
     records: list[dict]  # one per evaluated look-back: test metrics and the job's keys
     history: list[dict]  # fine-tuning, one row per epoch
-    pretrain_history: list[dict] = field(default_factory=list)
     examples: dict[str, np.ndarray] = field(default_factory=dict)  # three test windows
     model: torch.nn.Module | None = None
     features: np.ndarray | None = None  # frozen features of a fixed test sample (represent())
@@ -102,15 +101,16 @@ def run(
     series: ETTSeries,
     architecture: dict,
     training: dict,
-    pretraining: dict | None = None,
+    encoder_state: Mapping[str, torch.Tensor] | None = None,
     mode: str = "finetune",
     log_metrics: MetricLogger = lambda metrics, step: None,
     checkpoint: Checkpoint | None = None,
 ) -> JobResult:
     """Train `job.model` on `series` (loaded for `job.max_lookback`), test once per look-back.
 
-    `mode` "probe" freezes a pretrained CSFT encoder and trains the linear head only. With a
-    `checkpoint`, pretraining and fitting resume from their last finished epoch.
+    A CSFT job starts from `encoder_state`, a pretrained encoder's weights (none: from its
+    random initialisation); `mode` "probe" freezes that encoder and trains the linear head
+    only. With a `checkpoint`, fitting resumes from its last finished epoch.
     """
     generator = seed_everything(job.seed)
     low, high = job.train_lookbacks
@@ -121,21 +121,12 @@ def run(
     val = CroppedWindows(windows["val"], (low + high - 1) // 2 if job.track == "uf" else low)
     is_csft = isinstance(model, CSFT)
 
-    pretrain_history = []
-    if is_csft and pretraining and pretraining.get("epochs", 0) > 0:
-        pretrain_history = pretrain(
-            model.encoder,
-            CroppedWindows(windows["train"], low),
-            val,
-            PretrainConfig(**pretraining),
-            generator,
-            on_epoch=lambda epoch, row: log_metrics(
-                {f"pretrain_{k}": v for k, v in row.items()}, epoch
-            ),
-            checkpoint=checkpoint,
-        )
-    if mode == "probe":
+    if encoder_state is not None:
         if not is_csft:
+            raise ValueError(f"{job.model} has no encoder to start from a pretrained one")
+        model.encoder.load_state_dict(encoder_state)
+    if mode == "probe":
+        if encoder_state is None:
             raise ValueError(f"mode 'probe' needs a pretrained encoder; {job.model} has none")
         model.encoder.requires_grad_(False)
 
@@ -197,4 +188,4 @@ def run(
     if hasattr(model, "represent"):
         windows_at = CroppedWindows(windows["test"], job.eval_lookbacks[0])
         features = test_features(model, windows_at, FEATURE_WINDOWS)
-    return JobResult(records, history, pretrain_history, examples, model, features)
+    return JobResult(records, history, examples, model, features)

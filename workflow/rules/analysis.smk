@@ -5,7 +5,14 @@
 
 rule train_analysis:
     input:
-        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+        unpack(
+            training_inputs(
+                "analysis",
+                lambda w: w.variant,
+                lambda w: analysis_job(w)["model"],
+                lambda w: config["analysis"]["lookback"],
+            )
+        ),
     output:
         metrics=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/metrics.json",
         history=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/history.csv",

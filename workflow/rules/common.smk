@@ -8,8 +8,10 @@ from csft.config import (
     NEURAL_CLASSIFIERS,
     analysis_settings,
     classify_settings,
+    pretraining_settings,
     resolve_architecture,
     resolve_training,
+    uses_pretraining,
 )
 from csft.tasks.classify_job import job_policies, job_seeds
 
@@ -39,6 +41,7 @@ wildcard_constraints:
     high=r"\d+",
     seed=r"\d+",
     variant="[a-z0-9_]+",
+    group="forecast|analysis",
 
 
 def experiment(part):
@@ -53,10 +56,38 @@ def init_tracking():
         uri,
         [
             experiment(part)
-            for part in ("forecast", "classify", "ablation", "features", "lengths")
+            for part in (
+                "pretrain",
+                "forecast",
+                "classify",
+                "ablation",
+                "features",
+                "lengths",
+            )
         ],
         config["tracking"]["artifact_root"],
     )
+
+
+def pretraining_job(wildcards):
+    """Model, architecture and recipe of one encoder pretraining."""
+    return pretraining_settings(config, wildcards.group, wildcards.name, wildcards.dataset)
+
+
+def training_inputs(group, name, model, lookback):
+    """A training job's inputs: its ETT file and, for a pretrained model, the encoder of its
+    (group, name, dataset, look-back, seed), the same file for every horizon."""
+
+    def inputs(wildcards):
+        files = {"csv": f"{DATA}/ETT-small/{wildcards.dataset}.csv"}
+        if uses_pretraining(model(wildcards), config["models"][model(wildcards)]):
+            files["encoder"] = (
+                f"{RESULTS}/pretrained/{group}/{name(wildcards)}/{wildcards.dataset}/"
+                f"L{lookback(wildcards)}/seed{wildcards.seed}/encoder.pt"
+            )
+        return files
+
+    return inputs
 
 
 def forecast_outputs(kind):

@@ -1,11 +1,17 @@
 # Forecasting: one job per model x look-back x dataset x horizon x seed (main track) and per
 # model x look-back interval x dataset x horizon x seed (variable-length "uf" track). Early
-# stopping on validation, test scored once per look-back, every run logged to MLflow.
+# stopping on validation, test scored once per look-back, every run logged to MLflow. CSFT
+# fine-tunes the encoder of workflow/rules/pretrain.smk's job for its model, dataset, look-back
+# (the uf track: its interval's lowest) and seed.
 
 
 rule train_forecast:
     input:
-        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+        unpack(
+            training_inputs(
+                "forecast", lambda w: w.model, lambda w: w.model, lambda w: w.lookback
+            )
+        ),
     output:
         metrics=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/metrics.json",
         history=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/history.csv",
@@ -43,7 +49,9 @@ rule train_forecast:
 
 rule train_forecast_uf:
     input:
-        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+        unpack(
+            training_inputs("forecast", lambda w: w.model, lambda w: w.model, lambda w: w.low)
+        ),
     output:
         metrics=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/metrics.json",
         history=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/history.csv",

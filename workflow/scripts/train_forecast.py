@@ -1,6 +1,7 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
 """Train one forecaster (main or uf track) on one ETT dataset, horizon and seed; test once per
-look-back; log everything to MLflow."""
+look-back; log everything to MLflow. CSFT fine-tunes the encoder of its pretraining job, whose
+per-epoch history this run repeats (pretrain_*), so every run shows its whole training."""
 
 import dataclasses
 import json
@@ -16,7 +17,7 @@ from csft.checkpoint import Checkpoint
 from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
-from csft.tasks import forecast_job
+from csft.tasks import forecast_job, pretrain_job
 
 joblog.log_to(snakemake.log[0])
 params = snakemake.params
@@ -34,6 +35,19 @@ job = forecast_job.ForecastJob(
 series = ETTSeries.load(snakemake.input.csv, job.dataset, job.max_lookback, job.features)
 relpath = f"ETT-small/{job.dataset}.csv"
 data_sha = sha256_of(snakemake.input.csv)
+pretrained, pretrained_tags = None, {}
+if "encoder" in snakemake.input.keys():
+    settings = pretrain_job.encoder_settings(
+        pretrain_job.PretrainJob(job.dataset, job.train_lookbacks[0], job.seed, job.features),
+        params.architecture,
+        series.n_channels,
+    )
+    pretrained = pretrain_job.load_encoder(snakemake.input.encoder, settings)
+    pretrained_tags = {
+        "pretrained.encoder": snakemake.input.encoder,
+        "pretrained.sha256": sha256_of(snakemake.input.encoder),
+        "pretrained.mlflow_run_id": pretrained["mlflow_run_id"],
+    }
 
 
 # Per-epoch state of this job: a killed job resumes from it (same settings only).
@@ -43,7 +57,7 @@ checkpoint = Checkpoint(
         "job": dataclasses.asdict(job),
         "architecture": params.architecture,
         "training": params.training,
-        "pretraining": params.pretraining,
+        "pretrained": pretrained_tags.get("pretrained.sha256"),
         "mode": params.mode,
         "data": data_sha,
     },
@@ -71,16 +85,19 @@ with tracking.job_run(
         "device": describe(resolve_device(job.device)),
         f"data.sha256.{relpath}": data_sha,
         "data.pinned": str(pinned_sha256(relpath) == data_sha),
+        **pretrained_tags,
     },
 ) as run:
     mlflow.log_dict(snakemake.config, "config.yaml")
+    for epoch, row in enumerate(pretrained["history"] if pretrained else [], start=1):
+        log_metrics({f"pretrain_{k}": v for k, v in row.items()}, epoch)
     started = time.perf_counter()
     result = forecast_job.run(
         job,
         series,
         dict(params.architecture),
         dict(params.training),
-        dict(params.pretraining) if params.pretraining else None,
+        pretrained["state"] if pretrained else None,
         params.mode,
         log_metrics,
         checkpoint,

@@ -1,0 +1,122 @@
+"""One encoder pretraining on an ETT set, shared by every forecasting job that fine-tunes it.
+
+Self-supervised pretraining never sees a forecast target, so its result cannot depend on the
+horizon: one job per (model settings, dataset, look-back, seed) pretrains on every look-back
+window of the training split (early stopping on every look-back window of the validation
+split), and the jobs of every horizon, and of both forecasting tracks, fine-tune a copy. The
+paper's protocol (four horizons) thus pretrains once where it pretrained four times.
+
+The encoder travels as a file holding only tensors, strings and numbers, read back with
+`torch.load(weights_only=True)`, and with the settings it was pretrained under, so a job whose
+own settings differ is refused instead of fine-tuning the wrong encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+from csft import atomic
+from csft.checkpoint import Checkpoint
+from csft.data.ett import ETTSeries
+from csft.device import resolve_device
+from csft.model import CSFTConfig, CSFTEncoder
+from csft.seeding import seed_everything
+from csft.tasks.pretrain import PretrainConfig, pretrain
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # of the saved file; a change of layout bumps it
+
+
+@dataclass(frozen=True)
+class PretrainJob:
+    """Which encoder one job pretrains: on `dataset` at `lookback`, with `seed`."""
+
+    dataset: str
+    lookback: int
+    seed: int
+    features: str = "M"
+    device: str = "cpu"  # the config's device: auto | cpu | cuda (csft.device)
+
+
+def encoder_settings(job: PretrainJob, architecture: Mapping, n_channels: int) -> dict:
+    """What a fine-tuning job must share with the encoder it starts from."""
+    return {
+        "dataset": job.dataset,
+        "features": job.features,
+        "lookback": job.lookback,
+        "n_channels": n_channels,
+        "seed": job.seed,
+        "architecture": dict(architecture),
+    }
+
+
+def run(
+    job: PretrainJob,
+    series: ETTSeries,
+    architecture: Mapping,
+    pretraining: Mapping,
+    on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
+    checkpoint: Checkpoint | None = None,
+) -> tuple[CSFTEncoder, list[dict[str, float]]]:
+    """Pretrain a CSFT encoder for `job.lookback` on `series` (loaded at that look-back);
+    returns it (best validation epoch restored) and the per-epoch history."""
+    generator = seed_everything(job.seed)
+    config = CSFTConfig(
+        lookback=job.lookback, horizon=1, n_channels=series.n_channels, **architecture
+    )
+    encoder = CSFTEncoder(config).to(resolve_device(job.device))
+    history = pretrain(
+        encoder,
+        series.windows("train", 0),  # look-backs only: (B, T, C) with an empty target
+        series.windows("val", 0),
+        PretrainConfig(**pretraining),
+        generator,
+        on_epoch,
+        checkpoint=checkpoint,
+    )
+    return encoder, history
+
+
+def save_encoder(
+    path: str | os.PathLike,
+    encoder: CSFTEncoder,
+    settings: Mapping,
+    history: list[dict[str, float]],
+    mlflow_run_id: str,
+) -> None:
+    """Write the encoder's weights, settings, history and MLflow run atomically."""
+    payload = {
+        "format": FORMAT,
+        "settings": dict(settings),
+        "state": {key: value.cpu() for key, value in encoder.state_dict().items()},
+        "history": history,
+        "mlflow_run_id": mlflow_run_id,
+    }
+    with atomic.atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_encoder(path: str | os.PathLike, settings: Mapping) -> dict:
+    """The saved payload of `path` (weights-only load), checked against this job's `settings`.
+
+    Raises ValueError naming every setting that differs: fine-tuning an encoder pretrained
+    for other data or another architecture would fail late or, worse, silently.
+    """
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a pretrained encoder of format {FORMAT}; rerun its job")
+    saved = payload["settings"]
+    differ = sorted(key for key in set(saved) | set(settings) if saved.get(key) != settings.get(key))
+    if differ:
+        details = "; ".join(f"{key}: {saved.get(key)!r} != {settings.get(key)!r}" for key in differ)
+        raise ValueError(
+            f"{path} was pretrained with other settings than this job's ({details}); "
+            "rerun the pretraining (snakemake --forcerun pretrain_encoder)"
+        )
+    return payload

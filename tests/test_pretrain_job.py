@@ -1,0 +1,118 @@
+"""The encoder pretraining job every horizon fine-tunes from (real ETTh1): what it trains on,
+the file it hands over (weights-only, with its settings) and the refusals a user meets."""
+
+import pickle
+
+import pytest
+import torch
+
+from csft.config import check_pretraining, pretraining_settings, resolve_architecture
+from csft.data.ett import ETTSeries
+from csft.tasks import pretrain_job
+
+TINY_CSFT = {"d_model": 8, "n_heads": 2}
+PRETRAINING = {"epochs": 2, "batch_size": 16, "max_batches_per_epoch": 2}
+JOB = pretrain_job.PretrainJob("ETTh1", 64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def etth1(mirror):
+    return ETTSeries.load(mirror / "ETT-small" / "ETTh1.csv", "ETTh1", 64)
+
+
+@pytest.fixture(scope="module")
+def pretrained(etth1):
+    return pretrain_job.run(JOB, etth1, TINY_CSFT, PRETRAINING)
+
+
+def test_pretraining_sees_look_backs_only_and_is_seeded(etth1, pretrained):
+    encoder, history = pretrained
+    train, val = etth1.windows("train", 0), etth1.windows("val", 0)
+    assert len(train) == 8640 - 64 + 1  # every look-back of the 12 training months
+    assert train[0][1].shape == (0, 7) and len(val) == 2880 + 1  # no target is read
+    assert len(history) == 2 and {"train_total", "val_total"} <= set(history[0])
+    again, history_again = pretrain_job.run(JOB, etth1, TINY_CSFT, PRETRAINING)
+    assert history == history_again
+    assert all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))
+    other = pretrain_job.PretrainJob("ETTh1", 64, seed=1)
+    assert pretrain_job.run(other, etth1, TINY_CSFT, PRETRAINING)[1] != history
+
+
+def test_saved_encoder_loads_back_with_its_settings(tmp_path, etth1, pretrained):
+    encoder, history = pretrained
+    settings = pretrain_job.encoder_settings(JOB, TINY_CSFT, etth1.n_channels)
+    path = tmp_path / "encoder.pt"
+    pretrain_job.save_encoder(path, encoder, settings, history, "run123")
+    payload = pretrain_job.load_encoder(path, settings)
+    assert payload["mlflow_run_id"] == "run123" and payload["history"] == history
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(payload["state"][key], value)
+    assert [p.name for p in tmp_path.iterdir()] == ["encoder.pt"]  # no .part left
+
+
+def test_an_encoder_of_other_settings_is_refused_naming_them(tmp_path, etth1, pretrained):
+    encoder, history = pretrained
+    settings = pretrain_job.encoder_settings(JOB, TINY_CSFT, etth1.n_channels)
+    path = tmp_path / "encoder.pt"
+    pretrain_job.save_encoder(path, encoder, settings, history, "run123")
+    residual = {**settings, "architecture": {**TINY_CSFT, "fusion": "residual"}}
+    with pytest.raises(ValueError, match="architecture.*fusion.*forcerun pretrain_encoder"):
+        pretrain_job.load_encoder(path, residual)
+    with pytest.raises(ValueError, match="lookback: 64 != 128"):
+        pretrain_job.load_encoder(path, {**settings, "lookback": 128})
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("code ran",))
+
+
+def test_a_pickled_object_in_an_encoder_file_is_refused(tmp_path):
+    path = tmp_path / "encoder.pt"
+    torch.save({"format": 1, "state": Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        pretrain_job.load_encoder(path, {})
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not a pretrained encoder"):
+        pretrain_job.load_encoder(path, {})
+
+
+CONFIG = {
+    "models": {
+        "csft": {
+            "architecture": {"d_model": 8},
+            "pretraining": {"epochs": 1},
+            "recipe_overrides": [{"dataset": "ETTh2", "architecture": {"d_model": 16}}],
+        },
+        "patchtst": {"architecture": {}, "recipe_overrides": []},
+    },
+    "analysis": {
+        "variants": [{"name": "res", "model": "csft", "architecture": {"fusion": "residual"}}]
+    },
+}
+
+
+def test_pretraining_settings_follow_the_model_and_variant():
+    forecast = pretraining_settings(CONFIG, "forecast", "csft", "ETTh2")
+    assert forecast["architecture"] == {"d_model": 16} and forecast["pretraining"] == {"epochs": 1}
+    variant = pretraining_settings(CONFIG, "analysis", "res", "ETTh1")
+    assert variant["architecture"] == {"d_model": 8, "fusion": "residual"}
+    with pytest.raises(ValueError, match="no analysis variant 'nope'"):
+        pretraining_settings(CONFIG, "analysis", "nope", "ETTh1")
+
+
+def test_a_horizon_specific_architecture_of_a_pretrained_model_is_refused():
+    settings = {
+        "architecture": {"d_model": 8},
+        "pretraining": {"epochs": 1},
+        "recipe_overrides": [
+            {"dataset": "ETTh1", "horizons": [720], "architecture": {"d_model": 32}}
+        ],
+    }
+    assert resolve_architecture(settings, "ETTh1", None) == {"d_model": 8}
+    assert resolve_architecture(settings, "ETTh1", 720) == {"d_model": 32}
+    with pytest.raises(ValueError, match=r"models.csft.recipe_overrides: ETTh1 horizons \[720\]"):
+        check_pretraining({"models": {"csft": settings}})
+    check_pretraining({"models": {"csft": {**settings, "pretraining": {"epochs": 0}}}})
+    check_pretraining(CONFIG)

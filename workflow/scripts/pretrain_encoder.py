@@ -1,0 +1,81 @@
+# ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
+"""Pretrain one CSFT encoder on one ETT dataset, look-back and seed (self-supervised), for
+every horizon's fine-tuning; log it to MLflow's `pretrain` experiment."""
+
+import dataclasses
+import time
+
+import mlflow
+import pandas as pd
+import torch
+
+from csft import atomic, joblog, tracking
+from csft.checkpoint import Checkpoint
+from csft.data.download import pinned_sha256, sha256_of
+from csft.data.ett import ETTSeries
+from csft.device import describe, resolve_device
+from csft.tasks import pretrain_job
+
+joblog.log_to(snakemake.log[0])
+params = snakemake.params
+torch.set_num_threads(snakemake.threads)
+job = pretrain_job.PretrainJob(
+    dataset=snakemake.wildcards.dataset,
+    lookback=int(snakemake.wildcards.lookback),
+    seed=int(snakemake.wildcards.seed),
+    features=params.features,
+    device=params.device,
+)
+series = ETTSeries.load(snakemake.input.csv, job.dataset, job.lookback, job.features)
+relpath = f"ETT-small/{job.dataset}.csv"
+data_sha = sha256_of(snakemake.input.csv)
+settings = pretrain_job.encoder_settings(job, params.architecture, series.n_channels)
+
+# Per-epoch state of this job: a killed job resumes from it (same settings only).
+checkpoint = Checkpoint(
+    params.checkpoint,
+    {"settings": settings, "pretraining": params.pretraining, "data": data_sha},
+)
+
+with tracking.job_run(
+    tracking.tracking_uri(params.tracking_uri),
+    params.experiment,
+    params.run_name,
+    params={
+        "job": dataclasses.asdict(job),
+        "architecture": params.architecture,
+        "pretraining": params.pretraining,
+        "config": snakemake.config,
+    },
+    tags={
+        "device": describe(resolve_device(job.device)),
+        f"data.sha256.{relpath}": data_sha,
+        "data.pinned": str(pinned_sha256(relpath) == data_sha),
+    },
+) as run:
+    mlflow.log_dict(snakemake.config, "config.yaml")
+    started = time.perf_counter()
+    encoder, history = pretrain_job.run(
+        job,
+        series,
+        dict(params.architecture),
+        dict(params.pretraining),
+        on_epoch=lambda epoch, row: tracking.log_metrics(
+            {f"pretrain_{k}": v for k, v in row.items()}, step=epoch
+        ),
+        checkpoint=checkpoint,
+    )
+    tracking.log_metrics(
+        {
+            "pretrain_seconds": time.perf_counter() - started,
+            "pretrain_epochs": len(history),
+            "n_parameters": sum(p.numel() for p in encoder.parameters()),
+        }
+    )
+    table = pd.DataFrame(history).rename_axis("epoch").reset_index()
+    table["epoch"] += 1
+    atomic.write_text(snakemake.output.history, table.to_csv(index=False))
+    pretrain_job.save_encoder(
+        snakemake.output.encoder, encoder, settings, history, run.info.run_id
+    )
+checkpoint.remove()  # every output is written
