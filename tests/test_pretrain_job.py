@@ -33,8 +33,10 @@ def test_pretraining_sees_look_backs_only_and_is_seeded(etth1, pretrained):
     assert len(history) == 2 and {"train_total", "val_total"} <= set(history[0])
     again, history_again = pretrain_job.run(JOB, etth1, TINY_CSFT, PRETRAINING)
     assert history == history_again
-    assert all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(),
-                                                 again.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(encoder.state_dict().values(), again.state_dict().values(), strict=True)
+    )
     other = pretrain_job.PretrainJob("ETTh1", 64, seed=1)
     assert pretrain_job.run(other, etth1, TINY_CSFT, PRETRAINING)[1] != history
 

@@ -5,6 +5,7 @@ config key, both stopped with an error that names the culprit.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -109,6 +110,56 @@ CLASSIFY_METHODS = {
         "patchtst",
     ],
 }
+
+
+def test_csft_runs_name_the_pretraining_they_fine_tune(study):
+    client, runs = active_runs(study[0])
+    experiment = client.get_experiment_by_name("tiny/pretrain")
+    pretrainings = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
+    # ETTh1 at look-back 64 for the forecasting tracks, the two CSFT analysis variants: x 2 seeds
+    groups = [("forecast", "csft"), ("analysis", "csft"), ("analysis", "csft_residual")]
+    assert sorted(r.info.run_name for r in pretrainings.values()) == sorted(
+        f"{group}/{name}/ETTh1/L64/{seed}" for group, name in groups for seed in SEEDS
+    )
+    assert all(r.info.status == "FINISHED" for r in pretrainings.values())
+    csft = [r for r in runs if r.data.params["job.model"] == "csft"]
+    assert len(csft) == 2 * len(SEEDS)  # main and uf track
+    for run in csft:  # both tracks fine-tune the one encoder of their seed
+        source = pretrainings[run.data.tags["pretrained.mlflow_run_id"]]
+        assert source.info.run_name == f"forecast/csft/ETTh1/L64/{run.data.params['job.seed']}"
+        assert run.data.metrics["pretrain_val_total"] == source.data.metrics["pretrain_val_total"]
+
+
+def job_inputs(output: str) -> list[tuple[str, list[str]]]:
+    """(rule, input files) of every job a dry run lists."""
+    jobs = []
+    for block in re.split(r"\n\[[^\]\n]+\]\n", output):  # a "[date]" line starts each job
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        found = re.search(r"^    input: (.*)$", block, re.MULTILINE)
+        if rule:
+            jobs.append((rule.group(1), found.group(1).split(", ") if found else []))
+    return jobs
+
+
+def test_one_pretraining_serves_every_horizon_and_both_tracks(tmp_path, mirror):
+    config = tiny_config(tmp_path)
+    for track in ("forecast", "forecast_uf", "analysis"):
+        config[track]["horizons"] = [24, 48]
+    result = run_snakemake("-n", "--configfile", str(write_config(tmp_path, config)), mirror=mirror)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = job_inputs(result.stdout)
+    assert sum(rule == "pretrain_encoder" for rule, _ in jobs) == 3 * len(SEEDS)
+    users: dict[str, int] = {}
+    for rule, inputs in jobs:
+        encoders = [path for path in inputs if path.endswith("encoder.pt")]
+        if rule.startswith("train_") and rule != "train_classify":
+            is_csft = any("/csft" in path for path in inputs)
+            assert len(encoders) == is_csft, (rule, inputs)  # only CSFT has one, exactly one
+        for path in encoders:
+            users[path] = users.get(path, 0) + 1
+    forecast = {p: n for p, n in users.items() if "/pretrained/forecast/" in p}
+    assert len(forecast) == len(SEEDS) and set(forecast.values()) == {2 * 2}  # horizons x tracks
+    assert set(users.values()) == {2, 4} and len(users) == 3 * len(SEEDS)
 
 
 def test_classification_table_has_every_method_on_every_dataset(study):

@@ -112,7 +112,8 @@ def load_encoder(path: str | os.PathLike, settings: Mapping) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not a pretrained encoder of format {FORMAT}; rerun its job")
     saved = payload["settings"]
-    differ = sorted(key for key in set(saved) | set(settings) if saved.get(key) != settings.get(key))
+    keys = set(saved) | set(settings)
+    differ = sorted(key for key in keys if saved.get(key) != settings.get(key))
     if differ:
         details = "; ".join(f"{key}: {saved.get(key)!r} != {settings.get(key)!r}" for key in differ)
         raise ValueError(

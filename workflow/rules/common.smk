@@ -71,7 +71,9 @@ def init_tracking():
 
 def pretraining_job(wildcards):
     """Model, architecture and recipe of one encoder pretraining."""
-    return pretraining_settings(config, wildcards.group, wildcards.name, wildcards.dataset)
+    return pretraining_settings(
+        config, wildcards.group, wildcards.name, wildcards.dataset
+    )
 
 
 def training_inputs(group, name, model, lookback):

@@ -50,7 +50,9 @@ rule train_forecast:
 rule train_forecast_uf:
     input:
         unpack(
-            training_inputs("forecast", lambda w: w.model, lambda w: w.model, lambda w: w.low)
+            training_inputs(
+                "forecast", lambda w: w.model, lambda w: w.model, lambda w: w.low
+            )
         ),
     output:
         metrics=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/metrics.json",

@@ -75,7 +75,5 @@ with tracking.job_run(
     table = pd.DataFrame(history).rename_axis("epoch").reset_index()
     table["epoch"] += 1
     atomic.write_text(snakemake.output.history, table.to_csv(index=False))
-    pretrain_job.save_encoder(
-        snakemake.output.encoder, encoder, settings, history, run.info.run_id
-    )
+    pretrain_job.save_encoder(snakemake.output.encoder, encoder, settings, history, run.info.run_id)
 checkpoint.remove()  # every output is written
