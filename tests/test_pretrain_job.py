@@ -45,9 +45,10 @@ def test_saved_encoder_loads_back_with_its_settings(tmp_path, etth1, pretrained)
     encoder, history = pretrained
     settings = pretrain_job.encoder_settings(JOB, TINY_CSFT, etth1.n_channels)
     path = tmp_path / "encoder.pt"
-    pretrain_job.save_encoder(path, encoder, settings, history, "run123")
+    pretrain_job.save_encoder(path, encoder, settings, history, "run123", 5.0)
     payload = pretrain_job.load_encoder(path, settings)
     assert payload["mlflow_run_id"] == "run123" and payload["history"] == history
+    assert payload["seconds"] == 5.0
     for key, value in encoder.state_dict().items():
         assert torch.equal(payload["state"][key], value)
     assert [p.name for p in tmp_path.iterdir()] == ["encoder.pt"]  # no .part left
@@ -57,7 +58,7 @@ def test_an_encoder_of_other_settings_is_refused_naming_them(tmp_path, etth1, pr
     encoder, history = pretrained
     settings = pretrain_job.encoder_settings(JOB, TINY_CSFT, etth1.n_channels)
     path = tmp_path / "encoder.pt"
-    pretrain_job.save_encoder(path, encoder, settings, history, "run123")
+    pretrain_job.save_encoder(path, encoder, settings, history, "run123", 5.0)
     residual = {**settings, "architecture": {**TINY_CSFT, "fusion": "residual"}}
     with pytest.raises(ValueError, match="architecture.*fusion.*forcerun pretrain_encoder"):
         pretrain_job.load_encoder(path, residual)

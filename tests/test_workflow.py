@@ -128,6 +128,7 @@ def test_csft_runs_name_the_pretraining_they_fine_tune(study):
         source = pretrainings[run.data.tags["pretrained.mlflow_run_id"]]
         assert source.info.run_name == f"forecast/csft/ETTh1/L64/{run.data.params['job.seed']}"
         assert run.data.metrics["pretrain_val_total"] == source.data.metrics["pretrain_val_total"]
+        assert run.data.metrics["pretrain_seconds"] == source.data.metrics["pretrain_seconds"]
 
 
 def job_inputs(output: str) -> list[tuple[str, list[str]]]:

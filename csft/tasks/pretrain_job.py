@@ -89,14 +89,17 @@ def save_encoder(
     settings: Mapping,
     history: list[dict[str, float]],
     mlflow_run_id: str,
+    seconds: float,
 ) -> None:
-    """Write the encoder's weights, settings, history and MLflow run atomically."""
+    """Write the encoder's weights, settings, history, MLflow run and pretraining time
+    atomically."""
     payload = {
         "format": FORMAT,
         "settings": dict(settings),
         "state": {key: value.cpu() for key, value in encoder.state_dict().items()},
         "history": history,
         "mlflow_run_id": mlflow_run_id,
+        "seconds": float(seconds),
     }
     with atomic.atomic_path(path) as tmp:
         torch.save(payload, tmp)

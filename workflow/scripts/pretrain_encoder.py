@@ -65,9 +65,10 @@ with tracking.job_run(
         ),
         checkpoint=checkpoint,
     )
+    seconds = time.perf_counter() - started
     tracking.log_metrics(
         {
-            "pretrain_seconds": time.perf_counter() - started,
+            "pretrain_seconds": seconds,
             "pretrain_epochs": len(history),
             "n_parameters": sum(p.numel() for p in encoder.parameters()),
         }
@@ -75,5 +76,7 @@ with tracking.job_run(
     table = pd.DataFrame(history).rename_axis("epoch").reset_index()
     table["epoch"] += 1
     atomic.write_text(snakemake.output.history, table.to_csv(index=False))
-    pretrain_job.save_encoder(snakemake.output.encoder, encoder, settings, history, run.info.run_id)
+    pretrain_job.save_encoder(
+        snakemake.output.encoder, encoder, settings, history, run.info.run_id, seconds
+    )
 checkpoint.remove()  # every output is written

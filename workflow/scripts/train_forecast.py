@@ -108,6 +108,8 @@ with tracking.job_run(
     )
     n_parameters = sum(p.numel() for p in result.model.parameters())
     summary = {"train_seconds": seconds, "n_parameters": n_parameters}
+    if pretrained:  # the shared pretraining's time, apart: train_seconds is this job's own
+        summary["pretrain_seconds"] = pretrained["seconds"]
     for record in result.records:
         suffix = "" if job.track == "main" else f"_L{record['lookback']}"
         summary.update(
