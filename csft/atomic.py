@@ -10,6 +10,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from glob import escape as glob_escape
 from pathlib import Path
 
 
@@ -21,7 +22,12 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    A writer killed outright (SIGKILL, a node lost) cannot remove its temporary file; that
+    file's hidden `.NAME.*.part` name never looks complete, and the next successful write of the
+    same target removes it (one job owns a target at a time).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -33,6 +39,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+        for stale in target.parent.glob(f".{glob_escape(target.name)}.*.part"):
+            stale.unlink(missing_ok=True)  # a killed writer's leftover
     finally:
         tmp.unlink(missing_ok=True)
 

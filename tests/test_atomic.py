@@ -69,3 +69,13 @@ def test_target_appears_only_when_the_block_succeeds(tmp_path):
         assert not target.exists()
     assert target.read_text() == "done"
     assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_a_killed_writers_temp_file_goes_with_the_next_write(tmp_path):
+    target = tmp_path / "ckpt[1].pt"  # glob characters in the name are taken literally
+    leftover = tmp_path / ".ckpt[1].pt.x1y2z3.part"  # what SIGKILL mid-write leaves
+    other = tmp_path / ".other.pt.a1b2c3.part"  # another target's: not ours to remove
+    leftover.write_bytes(b"half")
+    other.write_bytes(b"half")
+    write_bytes(target, b"whole")
+    assert sorted(os.listdir(tmp_path)) == sorted([target.name, other.name])

@@ -62,10 +62,14 @@ def kill_when(process: subprocess.Popen, ready, timeout: float = 600) -> bool:
     return True
 
 
-def assert_nothing_truncated(root: Path) -> None:
-    """Every file under results/ and data/ reads whole; no temporary file is left."""
+def assert_nothing_truncated(root: Path, killed: bool = False) -> None:
+    """Every file under results/ and data/ reads whole; no temporary file is left, except,
+    right after a kill, hidden `.NAME.*.part` files of writes the kill cut short (a SIGKILLed
+    process cannot remove them; the next write of NAME does)."""
     for path in [*root.glob("results/**/*"), *root.glob("data/**/*")]:
         if not path.is_file():
+            continue
+        if killed and path.name.startswith(".") and path.name.endswith(".part"):
             continue
         assert not path.name.endswith(".part"), path
         if path.suffix == ".json":
@@ -93,7 +97,7 @@ def test_killed_study_resumes_to_the_uninterrupted_tables(tmp_path, mirror, stud
     for point, ready in points.items():
         if kill_when(start(configfile, mirror), ready):
             killed.append(point)
-            assert_nothing_truncated(tmp_path)
+            assert_nothing_truncated(tmp_path, killed=True)
             resumable |= point == "training" and any(checkpoints.glob("**/*.pt"))
     assert killed == list(points) and resumable, killed  # every point hit, a job resumable
 
@@ -103,7 +107,7 @@ def test_killed_study_resumes_to_the_uninterrupted_tables(tmp_path, mirror, stud
     table = pd.read_csv(results / "tables" / "forecast.csv")
     reference = study[2]
     pd.testing.assert_frame_equal(table, reference)  # no timing column in this table
-    logs = [p.read_text() for p in (results / "logs").glob("train_forecast*/*.log")]
+    logs = [p.read_text() for p in (results / "logs").glob("*/*.log")]
     assert any("resuming from" in log for log in logs)  # a killed job went on, not over
     assert not any(checkpoints.glob("**/*.pt"))  # removed once each job's outputs exist
     assert_nothing_truncated(tmp_path)
