@@ -23,6 +23,8 @@ import pandas as pd
 import torch
 from mlflow.tracking import MlflowClient
 
+from csft.data.download import pinned_sha256, sha256_of
+
 log = logging.getLogger(__name__)
 
 PACKAGES = (
@@ -131,6 +133,17 @@ def provenance_tags() -> dict[str, str]:
     if "SLURM_JOB_ID" in os.environ:
         tags["slurm.job_id"] = os.environ["SLURM_JOB_ID"]
     return tags
+
+
+def data_tags(files: Mapping[str, str | os.PathLike]) -> dict[str, str]:
+    """Tags naming the data a run read: `data.sha256.<relpath>` per file ({relpath: path},
+    relpath as in checksums.tsv) and `data.pinned` ("true" when every hash is the pinned one)."""
+    tags, pinned = {}, True
+    for relpath, path in files.items():
+        digest = sha256_of(path)
+        tags[f"data.sha256.{relpath}"] = digest
+        pinned &= pinned_sha256(relpath) == digest
+    return {**tags, "data.pinned": str(pinned).lower()}
 
 
 @contextlib.contextmanager

@@ -62,3 +62,13 @@ def test_environment_overrides_configured_uri(monkeypatch, tmp_path):
 def test_flatten_nests_with_dots():
     flat = tracking.flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"})
     assert flat == {"a.b": "1", "a.c.d": "[1, 2]", "e": "x"}
+
+
+def test_data_tags_name_every_file_and_whether_all_are_pinned(tmp_path, mirror):
+    real = mirror / "ETT-small" / "ETTh1.csv"
+    tags = tracking.data_tags({"ETT-small/ETTh1.csv": real})
+    assert tags["data.pinned"] == "true" and len(tags["data.sha256.ETT-small/ETTh1.csv"]) == 64
+    edited = tmp_path / "ETTh2.csv"
+    edited.write_bytes(real.read_bytes() + b"\n")
+    tags = tracking.data_tags({"ETT-small/ETTh1.csv": real, "ETT-small/ETTh2.csv": edited})
+    assert tags["data.pinned"] == "false" and len(tags) == 3

@@ -79,7 +79,7 @@ def test_mlflow_holds_one_complete_run_per_job(study):
         assert run.data.params["training.batch_size"] == expected_batch
         assert run.data.params["resolved_model.horizon"] == str(HORIZON)
         assert len(run.data.tags["git.commit"]) == 40 or run.data.tags["git.commit"] == "unknown"
-        assert run.data.tags["data.pinned"] == "True"
+        assert run.data.tags["data.pinned"] == "true"
         assert any(tag.startswith("data.sha256.ETT-small/") for tag in run.data.tags)
         assert "version.torch" in run.data.tags and "host" in run.data.tags
         track = run.data.tags["track"]

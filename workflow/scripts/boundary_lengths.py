@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from csft import atomic, joblog, plots, tracking
-from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
 from csft.data.splits import ett_segments
 from csft.device import describe, resolve_device
@@ -57,7 +56,8 @@ def cut_every_channel(split: str) -> dict[int, np.ndarray]:
 
 
 relpath = f"ETT-small/{dataset}.csv"
-data_sha = sha256_of(snakemake.input.csv)
+data_tags = tracking.data_tags({relpath: snakemake.input.csv})
+data_sha = data_tags[f"data.sha256.{relpath}"]
 test_values, test_where = split_stretch("test", ETT_COLUMNS[1:].index(TARGET))
 cuts = boundary.cut_lengths(test_values, lengths, n_series, stride, test_where)  # fail early
 
@@ -76,8 +76,7 @@ with tracking.job_run(
     },
     tags={
         "device": describe(resolve_device(params.device)),
-        f"data.sha256.{relpath}": data_sha,
-        "data.pinned": str(pinned_sha256(relpath) == data_sha),
+        **data_tags,
     },
 ) as run:
     encoder = boundary.pretrain_multi_length(

@@ -11,7 +11,6 @@ import torch
 
 from csft import atomic, joblog, tracking
 from csft.checkpoint import Checkpoint
-from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
 from csft.tasks import pretrain_job
@@ -28,7 +27,8 @@ job = pretrain_job.PretrainJob(
 )
 series = ETTSeries.load(snakemake.input.csv, job.dataset, job.lookback, job.features)
 relpath = f"ETT-small/{job.dataset}.csv"
-data_sha = sha256_of(snakemake.input.csv)
+data_tags = tracking.data_tags({relpath: snakemake.input.csv})
+data_sha = data_tags[f"data.sha256.{relpath}"]
 settings = pretrain_job.encoder_settings(job, params.architecture, series.n_channels)
 
 # Per-epoch state of this job: a killed job resumes from it (same settings only).
@@ -49,8 +49,7 @@ with tracking.job_run(
     },
     tags={
         "device": describe(resolve_device(job.device)),
-        f"data.sha256.{relpath}": data_sha,
-        "data.pinned": str(pinned_sha256(relpath) == data_sha),
+        **data_tags,
     },
 ) as run:
     mlflow.log_dict(snakemake.config, "config.yaml")

@@ -11,7 +11,6 @@ import torch
 
 from csft import atomic, joblog, tracking
 from csft.config import NEURAL_CLASSIFIERS
-from csft.data.download import pinned_sha256, sha256_of
 from csft.data.ucr import load_ucr
 from csft.device import describe, resolve_device
 from csft.tasks import classify_job
@@ -34,13 +33,10 @@ splits = seal(dataset, params.validation_fraction, params.validation_seed)
 
 inputs = {"TRAIN": snakemake.input.train, "TEST": snakemake.input.test}
 device = describe(resolve_device(job.device)) if job.model in NEURAL_CLASSIFIERS else "cpu"
-data_tags = {"data.pinned": "true", "device": device}
-for split, path in inputs.items():
-    relpath = f"UCR/{job.dataset}/{job.dataset}_{split}.tsv"
-    digest = sha256_of(path)
-    data_tags[f"data.sha256.{relpath}"] = digest
-    if pinned_sha256(relpath) != digest:
-        data_tags["data.pinned"] = "false"
+data_tags = tracking.data_tags(
+    {f"UCR/{job.dataset}/{job.dataset}_{split}.tsv": path for split, path in inputs.items()}
+)
+data_tags["device"] = device
 run_params = {
     "job": dataclasses.asdict(job),
     "settings": params.settings,

@@ -14,7 +14,7 @@ import torch
 
 from csft import analysis, atomic, joblog, tracking
 from csft.checkpoint import Checkpoint
-from csft.data.download import pinned_sha256, sha256_of
+from csft.data.download import sha256_of
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
 from csft.tasks import forecast_job, pretrain_job
@@ -34,7 +34,8 @@ job = forecast_job.ForecastJob(
 )
 series = ETTSeries.load(snakemake.input.csv, job.dataset, job.max_lookback, job.features)
 relpath = f"ETT-small/{job.dataset}.csv"
-data_sha = sha256_of(snakemake.input.csv)
+data_tags = tracking.data_tags({relpath: snakemake.input.csv})
+data_sha = data_tags[f"data.sha256.{relpath}"]
 pretrained, pretrained_tags = None, {}
 if "encoder" in snakemake.input.keys():
     settings = pretrain_job.encoder_settings(
@@ -83,8 +84,7 @@ with tracking.job_run(
     tags={
         "track": job.track,
         "device": describe(resolve_device(job.device)),
-        f"data.sha256.{relpath}": data_sha,
-        "data.pinned": str(pinned_sha256(relpath) == data_sha),
+        **data_tags,
         **pretrained_tags,
     },
 ) as run:
