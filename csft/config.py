@@ -49,10 +49,16 @@ def uses_pretraining(model: str, model_settings: Mapping) -> bool:
 
 
 def check_pretraining(config: Mapping) -> None:
-    """Fail before any job if a pretrained model's architecture depends on the horizon: one
-    encoder is pretrained per dataset and look-back and fine-tuned for every horizon."""
+    """Fail before any job if a pretrained model's architecture depends on the horizon (one
+    encoder is pretrained per dataset and look-back and fine-tuned for every horizon), or if
+    probe mode has no pretrained encoder to freeze."""
     for name, settings in config.get("models", {}).items():
         if not uses_pretraining(name, settings):
+            if settings.get("mode") == "probe":
+                raise ValueError(
+                    f"models.{name}.mode: probe freezes a pretrained encoder, but {name} has "
+                    "none (pretraining.epochs must be > 0, and only csft pretrains)"
+                )
             continue
         for override in settings.get("recipe_overrides", []):
             if "horizons" in override and override.get("architecture"):

@@ -119,3 +119,9 @@ def test_a_horizon_specific_architecture_of_a_pretrained_model_is_refused():
         check_pretraining({"models": {"csft": settings}})
     check_pretraining({"models": {"csft": {**settings, "pretraining": {"epochs": 0}}}})
     check_pretraining(CONFIG)
+
+
+def test_probe_mode_without_pretraining_is_refused_before_any_job():
+    settings = {"architecture": {}, "pretraining": {"epochs": 0}, "mode": "probe"}
+    with pytest.raises(ValueError, match="models.csft.mode: probe .*pretraining.epochs"):
+        check_pretraining({"models": {"csft": settings}})
