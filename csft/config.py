@@ -79,9 +79,7 @@ def pretraining_settings(config: Mapping, group: str, name: str, dataset: str) -
     if group == "forecast":
         model, extra = name, {}
     elif group == "analysis":
-        (variant,) = [v for v in config["analysis"]["variants"] if v["name"] == name] or [None]
-        if variant is None:
-            raise ValueError(f"no analysis variant {name!r} in the config")
+        variant = analysis_variant(config, name)
         model, extra = variant["model"], variant.get("architecture", {})
     else:
         raise ValueError(f"pretraining group must be forecast or analysis, got {group!r}")
@@ -182,23 +180,29 @@ def check_ett_windows(config: Mapping) -> None:
                 )
 
 
+def analysis_variant(config: Mapping, name: str) -> Mapping:
+    """The `analysis.variants` entry called `name`."""
+    for entry in config["analysis"]["variants"]:
+        if entry["name"] == name:
+            return entry
+    raise ValueError(f"no analysis variant {name!r} in the config")
+
+
 def analysis_settings(config: Mapping, variant: str, dataset: str, horizon: int) -> dict:
     """What one analysis job trains: the variant's model with that model's resolved recipe for
     (dataset, horizon), and the variant's architecture settings on top."""
-    for entry in config["analysis"]["variants"]:
-        if entry["name"] == variant:
-            settings = config["models"][entry["model"]]
-            return {
-                "model": entry["model"],
-                "architecture": {
-                    **resolve_architecture(settings, dataset, horizon),
-                    **entry.get("architecture", {}),
-                },
-                "training": resolve_training(settings, dataset, horizon),
-                "pretraining": settings.get("pretraining"),
-                "mode": settings.get("mode", "finetune"),
-            }
-    raise ValueError(f"no analysis variant {variant!r} in the config")
+    entry = analysis_variant(config, variant)
+    settings = config["models"][entry["model"]]
+    return {
+        "model": entry["model"],
+        "architecture": {
+            **resolve_architecture(settings, dataset, horizon),
+            **entry.get("architecture", {}),
+        },
+        "training": resolve_training(settings, dataset, horizon),
+        "pretraining": settings.get("pretraining"),
+        "mode": settings.get("mode", "finetune"),
+    }
 
 
 def classify_settings(config: Mapping, model: str, threads: int = 1) -> dict:

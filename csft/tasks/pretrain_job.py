@@ -13,7 +13,6 @@ own settings differ is refused instead of fine-tuning the wrong encoder.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from csft.device import resolve_device
 from csft.model import CSFTConfig, CSFTEncoder
 from csft.seeding import seed_everything
 from csft.tasks.pretrain import PretrainConfig, pretrain
-
-log = logging.getLogger(__name__)
 
 FORMAT = 1  # of the saved file; a change of layout bumps it
 
