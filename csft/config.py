@@ -9,7 +9,9 @@ from csft.data.splits import SPLITS, ett_segments
 from csft.registry import model_class
 
 SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
-NEURAL_CLASSIFIERS = ("csft", "patchtst")  # the others (aeon) have no architecture block
+NEURAL_CLASSIFIERS = ("csft", "patchtst")  # the classifiers with an architecture block
+TORCH_CLASSIFIERS = ("csft", "patchtst", "ts2vec")  # train with torch: `device` applies
+CLASSIFIERS = ("csft", "patchtst", "ts2vec", "minirocket", "dtw_1nn")
 
 
 def resolve_training(model_settings: Mapping, dataset: str, horizon: int) -> dict:
@@ -104,6 +106,10 @@ def check_architectures(config: Mapping) -> None:
     for name in NEURAL_CLASSIFIERS:
         block = config.get("classify", {}).get(name, {}).get("architecture", {})
         blocks.append((f"classify.{name}", name, block))
+    for name in config.get("classify", {}).get("models", []):
+        model = classifier_model(config, name)  # an unknown name fails here, before any job
+        if name != model and model in NEURAL_CLASSIFIERS:
+            blocks.append((f"classify.variants.{name}", model, classify_variant(config, name)))
     analysis = config.get("analysis", {})
     for variant in analysis.get("variants", []):
         where = f"analysis.variants.{variant['name']}"
@@ -205,20 +211,46 @@ def analysis_settings(config: Mapping, variant: str, dataset: str, horizon: int)
     }
 
 
-def classify_settings(config: Mapping, model: str, threads: int = 1) -> dict:
-    """What one classification job of `model` runs with.
+def classify_variant(config: Mapping, name: str) -> dict:
+    """The architecture overrides of the classification variant `name` ({} for a base model)."""
+    for variant in config.get("classify", {}).get("variants", []):
+        if variant["name"] == name:
+            return dict(variant.get("architecture", {}))
+    return {}
+
+
+def classifier_model(config: Mapping, name: str) -> str:
+    """The model behind a name in classify.models: a classifier itself, or a variant's model."""
+    if name in CLASSIFIERS:
+        return name
+    for variant in config.get("classify", {}).get("variants", []):
+        if variant["name"] == name:
+            return variant["model"]
+    raise ValueError(
+        f"classify.models: {name!r} is neither a classifier {list(CLASSIFIERS)} nor the name "
+        "of an entry in classify.variants"
+    )
+
+
+def classify_settings(config: Mapping, name: str, threads: int = 1) -> dict:
+    """What one classification job of classifier `name` (a model or a variant) runs with.
 
     Neural models: the model's base architecture (models.<model>.architecture) updated by the
-    track's overrides, plus the track's training (and, for CSFT, pretraining) recipe; aeon
-    models: their block of the track, plus the job's thread count.
+    track's overrides and then the variant's, plus the track's training (and, for CSFT,
+    pretraining) recipe; the others: their block of the track, plus the job's thread count.
     """
     track = config["classify"]
+    model = classifier_model(config, name)
     if model not in NEURAL_CLASSIFIERS:
         return {**track.get(model, {}), "threads": threads}
     block = track.get(model, {})
     base = config.get("models", {}).get(model, {}).get("architecture", {})
     settings = {
-        "architecture": {**base, **block.get("architecture", {})},
+        "architecture": {
+            **base,
+            **block.get("architecture", {}),
+            **classify_variant(config, name),
+        },
         "training": dict(block.get("training", {})),
     }
     if model == "csft":

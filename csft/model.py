@@ -13,7 +13,7 @@ open is a CSFTConfig field with the default named there (see "Assumptions" in th
   (learned projections across the differing widths), then residual + LayerNorm on the H*_l side;
   or, for the ablation, a residual H*_l + Linear(re-patched H_{l-1});
 - length rule: L = floor(log2(T / patch_len)); a series of length T in [2^k, 2^(k+1)) is
-  resampled (linear interpolation) to the grid length 2^k, so H_L is exactly one token.
+  resampled (anti-aliased, csft.resampling) to the grid length 2^k, so H_L is exactly one token.
 Forecasting (channel independent): RevIN -> each channel through the encoder -> a linear head
 over the flattened {H_0..H_L} -> horizon, then RevIN inverted.
 """
@@ -28,8 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from csft.layers import RevIN, sinusoidal_positions, transformer_encoder
+from csft.resampling import resample
 
 FUSIONS = ("cross_attention", "residual")
+INPUT_NORMS = ("instance", "none")
 
 
 # ----------------------------------------------------------------------------- length rule
@@ -66,12 +68,9 @@ def length_plan(
 
 
 def place_on_grid(x: torch.Tensor, grid_length: int) -> torch.Tensor:
-    """Resample (linear interpolation, end points kept) x: (N, T) -> (N, grid_length)."""
-    if x.shape[-1] == grid_length:
-        return x
-    return F.interpolate(
-        x.unsqueeze(1), size=grid_length, mode="linear", align_corners=True
-    ).squeeze(1)
+    """Resample x: (N, T) -> (N, grid_length): low-pass first when shortening (no aliasing),
+    then linear interpolation with end points kept (csft.resampling)."""
+    return resample(x, grid_length)
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -170,12 +169,17 @@ class CSFTConfig:
     attention_residual: bool = True  # residual + LayerNorm around cross-scale attention
     head_dropout: float = 0.0
     revin: bool = True
+    # "instance": each grid z-normalised before patching (level and scale removed); "none": the
+    # values as the data policy left them (UCR: ucr.scaling), so amplitude can carry class.
+    input_norm: str = "instance"
     min_length: int = 64  # supported series lengths [min_length, max_length)
     max_length: int = 8192
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
         if self.patch_len < 1 or self.patch_len & (self.patch_len - 1):
             raise ValueError(
                 f"patch_len={self.patch_len} must be a power of two, so patches tile the 2^k grid"
@@ -208,7 +212,7 @@ class Scales:
 
     hidden: list[torch.Tensor]  # H_l: (N, P_l, d_l)
     attention: list[torch.Tensor | None]  # per CTL: (N, heads, P_l, P_{l-1}) or None (residual)
-    grid: torch.Tensor  # the input placed on its grid, instance-normalised: (N, grid_length)
+    grid: torch.Tensor  # the input on its grid, after input_norm: (N, grid_length)
 
 
 class CSFTEncoder(nn.Module):
@@ -263,7 +267,8 @@ class CSFTEncoder(nn.Module):
             raise ValueError(
                 f"grid length {length} is not patch_len * 2^L with L <= {self.config.plan.n_ctl}"
             )
-        grid = F.instance_norm(grid.unsqueeze(1)).squeeze(1)  # (N, 2^j): zero mean, unit var
+        if self.config.input_norm == "instance":
+            grid = F.instance_norm(grid.unsqueeze(1)).squeeze(1)  # (N, 2^j): zero mean, unit var
         patches = grid.unfold(-1, self.config.patch_len, self.config.patch_len)  # (N, P_0, l_p)
         positions = self.positions[: patches.shape[1]]  # (P_0, d_0)
         tokens = self.embed_norm(self.embed(patches)) + positions  # (N, P_0, d_0)
@@ -323,8 +328,9 @@ class CSFTClassifier(nn.Module):
 
     `depths` lists the CTL counts of the intervals the data reach. With the per-interval
     policy each series sits on its own interval's grid: the scales all intervals share use the
-    same weights, and each interval reached has its own head (its d_L differs). The default is
-    this config's interval alone (the common policy: every series on the longest one's grid).
+    same weights, and intervals whose H_L has the same width d_L (d_max caps it) share one
+    head, so every head sees as many series, and classes, as possible. The default is this
+    config's interval alone (the common policy: every series on the longest one's grid).
     """
 
     def __init__(self, config: CSFTConfig, n_classes: int, depths: list[int] | None = None):
@@ -333,14 +339,14 @@ class CSFTClassifier(nn.Module):
         if depths[0] < 0 or depths[-1] > config.plan.n_ctl:
             raise ValueError(f"depths {depths} must lie in [0, {config.plan.n_ctl}]")
         self.encoder = CSFTEncoder(config)
-        widths = config.widths()
-        self.heads = nn.ModuleDict({str(d): nn.Linear(widths[d], n_classes) for d in depths})
+        widths = sorted({config.widths()[d] for d in depths})
+        self.heads = nn.ModuleDict({str(w): nn.Linear(w, n_classes) for w in widths})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T) series in the model's interval, or already on a shallower interval's grid
         (2^j points) -> (B, n_classes) logits."""
-        scales = self.encoder.encode(x)
-        depth = len(scales.hidden) - 1
-        if str(depth) not in self.heads:
-            raise ValueError(f"no head for depth {depth}; this model has {sorted(self.heads)}")
-        return self.heads[str(depth)](scales.hidden[-1][:, 0])  # (B, d_L) -> (B, K)
+        features = self.encoder.encode(x).hidden[-1][:, 0]  # H_L: (B, d_L)
+        width = str(features.shape[-1])
+        if width not in self.heads:
+            raise ValueError(f"no head for width d_L={width}; this model has {sorted(self.heads)}")
+        return self.heads[width](features)  # (B, K)

@@ -13,7 +13,7 @@ def chinatown(mirror):
 
 
 def test_test_split_is_sealed_until_the_final_evaluation(chinatown):
-    splits = seal(chinatown, 0.2, seed=0)
+    splits = seal(chinatown, "validation", 0.2, seed=0)
     with pytest.raises(SealedTestError, match="sealed"):
         splits.test()
     test = splits.unseal()
@@ -22,15 +22,39 @@ def test_test_split_is_sealed_until_the_final_evaluation(chinatown):
         splits.unseal()
 
 
-def test_validation_is_a_stratified_part_of_train(chinatown):
-    splits = seal(chinatown, 0.2, seed=0)
+def test_validation_is_a_stratified_part_of_train_drawn_with_the_run_seed(chinatown):
+    splits = seal(chinatown, "validation", 0.2, seed=0)
     assert len(splits.train) + len(splits.val) == 20
     assert set(np.unique(splits.val.labels)) == {0, 1}
-    again = seal(chinatown, 0.2, seed=0)
+    again = seal(chinatown, "validation", 0.2, seed=0)
     assert np.array_equal(again.val.labels, splits.val.labels)
     assert all(
         np.array_equal(a, b) for a, b in zip(again.val.series, splits.val.series, strict=True)
     )
+    drawn = [seal(chinatown, "validation", 0.2, seed=s).val.series for s in range(5)]
+    firsts = {tuple(np.round(v[0][:5], 3)) for v in drawn}
+    assert len(firsts) > 1  # another run seed, another split: the sd over seeds includes it
+
+
+def test_fixed_budget_fits_all_of_train_without_validation(chinatown):
+    splits = seal(chinatown, "fixed_budget", 0.2, seed=0)
+    assert len(splits.train) == 20 and len(splits.val) == 0 and splits.val.labels.dtype == np.int64
+    with pytest.raises(SealedTestError):
+        splits.test()
+    with pytest.raises(ValueError, match="selection must be one of"):
+        seal(chinatown, "best_on_test", 0.2, seed=0)
+
+
+def test_validation_refuses_a_dataset_too_small_naming_its_class_counts(chinatown):
+    import dataclasses
+
+    from csft.data.ucr import UCRSplit
+
+    train = UCRSplit(chinatown.train.series[:11], np.array([0] * 10 + [1]))
+    tiny = dataclasses.replace(chinatown, train=train)
+    with pytest.raises(ValueError, match=r"Chinatown: .*TRAIN class counts \{'1': 10, '2': 1\}"):
+        seal(tiny, "validation", 0.2, seed=0)
+    assert len(seal(tiny, "fixed_budget", 0.2, seed=0).train) == 11
 
 
 def test_to_length_resamples_keeping_end_points():
@@ -70,25 +94,66 @@ def test_fit_classifier_learns_and_restores_the_best_validation_epoch():
     x, y = toy_data()
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
-    config = ClassifierTraining(epochs=30, patience=5, learning_rate=1e-2)
+    config = ClassifierTraining(batch_size=32, patience=5, learning_rate=1e-2)
     train, val = equal_length_groups(x[:80], y[:80]), equal_length_groups(x[80:100], y[80:100])
-    history = fit_classifier(model, train, val, config, torch.Generator().manual_seed(0))
+    history = fit_classifier(model, train, val, config, torch.Generator().manual_seed(0), 90)
+    assert history[-1]["steps"] <= 90 and len(history) <= 30  # 3 steps per pass
     val_loss = torch.nn.functional.cross_entropy(predict_logits(model, x[80:100], 32), y[80:100])
     assert float(val_loss) == pytest.approx(min(r["val_loss"] for r in history), abs=1e-6)
     accuracy = (predict_logits(model, x[100:], 32).argmax(1) == y[100:]).float().mean()
     assert accuracy > 0.8
 
 
-def test_svm_chooses_c_by_cross_validation_on_train_only():
+def test_fit_classifier_runs_the_whole_budget_and_keeps_the_final_weights_without_validation():
+    import torch
+
+    from csft.tasks.classify import ClassifierTraining, equal_length_groups, fit_classifier
+
+    x, y = toy_data(n=40)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(32, 2)
+    config = ClassifierTraining(batch_size=8, learning_rate=1e-2)
+    history = fit_classifier(
+        model, equal_length_groups(x, y), [], config, torch.Generator().manual_seed(0), 23
+    )
+    assert [r["steps"] for r in history] == [5, 10, 15, 20, 23]  # 5 steps a pass, then 3
+    assert all("val_loss" not in r for r in history)
+
+
+def test_step_budget_follows_ts2vecs_rule():
+    from csft.tasks.classify import ClassifierTraining, default_steps, train_values
+
+    assert default_steps(100_000) == 200 and default_steps(100_001) == 600
+    assert train_values([np.zeros(3), np.zeros(5)]) == 10  # series x the longest length
+    assert ClassifierTraining().budget(10) == 200 and ClassifierTraining(steps=7).budget(10) == 7
+    with pytest.raises(ValueError, match="training.steps"):
+        ClassifierTraining(steps=-1)
+    with pytest.raises(ValueError, match="training.batch_size"):
+        ClassifierTraining(batch_size=0)
+
+
+def test_svm_searches_c_by_cross_validation_when_train_is_large_enough():
+    from csft.tasks.classify import SVM_C_GRID, svm_on_features
+
+    # A sharp boundary in a 2-D square: soft margins (C <= 1) blur it, so the search must go
+    # higher; before the fix every SVM was fit at C = 1.
+    rng = np.random.default_rng(0)
+    features = rng.uniform(size=(300, 2))
+    labels = (features[:, 0] + 0.3 * np.sin(8 * features[:, 1]) > 0.5).astype(int)
+    svm = svm_on_features(features[:200], labels[:200])
+    assert svm.C in SVM_C_GRID and svm.C > 1
+    assert (svm.predict(features[200:]) == labels[200:]).mean() > 0.9
+
+
+def test_svm_on_a_small_train_uses_a_hard_margin_without_search():
     from csft.tasks.classify import svm_on_features
 
-    x, y = toy_data(n=200)
-    features = np.stack([x.mean(1).numpy(), x.std(1).numpy()], axis=1)
-    svm = svm_on_features(features[:150], y[:150].numpy(), seed=0)
-    assert svm.C in [10.0**k for k in range(-4, 5)]
-    assert (svm.predict(features[150:]) == y[150:].numpy()).mean() > 0.8
-    singletons = svm_on_features(features[:3], np.array([0, 1, 2]), seed=0)
-    assert singletons.C == 1.0
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(49, 3))  # fewer than 50 series
+    labels = np.arange(49) % 2
+    assert svm_on_features(features, labels).C == np.inf
+    features = rng.normal(size=(60, 3))  # 60 series but 15 classes: 4 per class on average
+    assert svm_on_features(features, np.arange(60) % 15).C == np.inf
 
 
 @pytest.mark.parametrize("name", ["csft", "patchtst"])
@@ -117,14 +182,14 @@ def test_classifiers_map_series_to_logits_and_learn(name):
         model = PatchTSTClassifier(PatchTSTConfig(64, 1, 1, d_model=16, n_heads=4, d_ff=32), 2)
     logits = model(x[:5])
     assert logits.shape == (5, 2) and torch.isfinite(logits).all()
-    config = ClassifierTraining(epochs=15, patience=15, learning_rate=3e-3)
+    config = ClassifierTraining(batch_size=32, patience=15, learning_rate=3e-3)
     train, val = equal_length_groups(x[:100], y[:100]), equal_length_groups(x[100:130], y[100:130])
-    fit_classifier(model, train, val, config, torch.Generator())
+    fit_classifier(model, train, val, config, torch.Generator(), 60)
     accuracy = (predict_logits(model, x[130:], 32).argmax(1) == y[130:]).float().mean()
     assert accuracy > 0.8
 
 
-def test_per_interval_groups_share_scales_and_get_one_head_per_interval(mirror):
+def test_per_interval_groups_share_scales_and_get_one_head_per_width(mirror):
     import torch
 
     from csft.model import CSFTClassifier, CSFTConfig
@@ -145,8 +210,37 @@ def test_per_interval_groups_share_scales_and_get_one_head_per_interval(mirror):
     logits = predict_groups(model, groups, 64)
     assert logits.shape == (len(lengths), dataset.n_classes) and torch.isfinite(logits).all()
     assert model(groups[0].x).shape == (len(groups[0].index), dataset.n_classes)
+    assert len(model.heads) == len(depths)  # no d_max: every depth has its own width
+    capped = CSFTClassifier(
+        CSFTConfig(max(lengths), 1, 1, d_model=8, n_heads=2, d_max=16), 3, depths
+    )
+    assert sorted(capped.heads) == ["16"]  # every depth >= 1 has d_L = 16: one shared head
 
     common = csft_groups(dataset.train.series, dataset.train.labels, config, "common")
     assert len(common) == 1 and common[0].x.shape[1] == config.plan.grid_length
     with pytest.raises(ValueError, match="series 0: series length T=4"):
         csft_groups([np.zeros(4, dtype=np.float32)], np.array([0]), config)
+
+
+def test_plan_grids_moves_a_grid_missing_classes_to_the_nearest_complete_one():
+    from csft.model import CSFTConfig
+    from csft.tasks.classify import csft_groups, plan_grids
+
+    config = CSFTConfig(600, 1, 1, d_model=8, n_heads=2)  # widths 8, 16, 32, 64, 128, 256
+    lengths = [70] * 4 + [140] * 4 + [300] * 2 + [600] * 4
+    labels = np.array([0, 1, 2, 0] + [0, 1, 2, 1] + [0, 0] + [2, 1, 0, 2])
+    series = [np.zeros(n, np.float32) for n in lengths]
+    grid_map = plan_grids(series, labels, config, "per_interval")
+    # 256 lacks classes 1 and 2: nearest complete grids are 128 and 512, the longer wins a tie
+    assert grid_map == {64: 64, 128: 128, 256: 512, 512: 512}
+    groups = csft_groups(series, labels, config, "per_interval", grid_map)
+    assert [g.x.shape[1] for g in groups] == [64, 128, 512]
+    for group in groups:  # every fitted grid can predict every class
+        assert set(group.y.tolist()) == {0, 1, 2}
+
+    capped = CSFTConfig(600, 1, 1, d_model=8, n_heads=2, d_max=16)  # 128, 256, 512 share 16
+    assert plan_grids(series, labels, capped, "per_interval") == {
+        64: 64, 128: 128, 256: 256, 512: 512
+    }  # fmt: skip
+    one_class_each = np.array([0] * 4 + [1] * 4 + [0] * 2 + [1] * 4)
+    assert set(plan_grids(series, one_class_each, config, "per_interval").values()) == {512}

@@ -146,3 +146,32 @@ def test_validation_split_on_real_labels(mirror):
     labels = load_ucr(mirror, "Fungi").train.labels  # one example per class
     train, val = ucr_validation_split(labels, 0.2, seed=0)
     assert val.size == 0 and np.array_equal(train, np.arange(labels.size))
+
+
+def test_archive_scaling_z_normalises_only_the_unnormalised_sets_with_train_statistics(mirror):
+    from csft.data.ucr import is_archive_normalized, scale
+
+    chinatown = load_ucr(mirror, "Chinatown")  # pedestrian counts, published unnormalised
+    assert not is_archive_normalized("Chinatown") and is_archive_normalized("GunPoint")
+    scaled = scale(chinatown, "archive")
+    train = np.concatenate(scaled.train.series)
+    assert abs(train.mean()) < 1e-5 and abs(train.std() - 1) < 1e-4  # TRAIN's global statistics
+    raw = np.concatenate(chinatown.train.series)
+    expected = (chinatown.test.series[0] - raw.mean()) / raw.std()
+    assert np.allclose(scaled.test.series[0], expected, atol=1e-5)  # TEST scaled alike
+    levels = [s.mean() for s in scaled.train.series]
+    assert np.std(levels) > 0.1  # level still tells series apart (per-series would erase it)
+    assert chinatown.train.series[0].max() > 100  # the input dataset is left as it was
+    gunpoint = load_ucr(mirror, "GunPoint")
+    assert scale(gunpoint, "archive") is gunpoint  # published z-normalised: as it is
+
+
+def test_per_series_scaling_and_bad_policy(mirror):
+    from csft.data.ucr import scale
+
+    chinatown = load_ucr(mirror, "Chinatown")
+    scaled = scale(chinatown, "per_series")
+    for series in scaled.train.series + scaled.test.series:
+        assert abs(series.mean()) < 1e-4 and abs(series.std() - 1) < 1e-3
+    with pytest.raises(ValueError, match="ucr.scaling must be one of"):
+        scale(chinatown, "minmax")

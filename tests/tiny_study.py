@@ -16,7 +16,7 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 DATASETS = ["ETTh1", "ETTh2"]
 LOOKBACK, HORIZON, SEEDS, EPOCHS = 96, 24, [1, 2], 2
 CSFT_LOOKBACK, UF_LOOKBACKS = 64, [64, 127]
-CLASSIFIERS = ("csft", "patchtst", "minirocket", "dtw_1nn")
+CLASSIFIERS = ("csft", "patchtst", "ts2vec", "minirocket", "dtw_1nn")
 BOUNDARY_LENGTHS = [64, 100, 127, 128, 200, 255, 256]  # the 512..2048 boundaries, scaled down
 MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [
     ("csft", "ETTh1", CSFT_LOOKBACK),
@@ -69,14 +69,16 @@ def tiny_config(root: Path) -> dict:
         "classify": {
             "models": list(CLASSIFIERS),
             "seeds": SEEDS[:1],
+            "selection": ["fixed_budget", "validation"],
             "csft": {
-                "pretraining": {"epochs": 1, "batch_size": 16},
-                "training": {"batch_size": 16, "epochs": EPOCHS, "patience": 1},
+                "pretraining": {"steps": 3, "batch_size": 8},
+                "training": {"batch_size": 8, "steps": 4, "patience": 1},
             },
             "patchtst": {
                 "architecture": {"d_model": 8, "n_heads": 2, "d_ff": 16, "n_layers": 1},
-                "training": {"batch_size": 16, "epochs": EPOCHS, "patience": 1},
+                "training": {"batch_size": 8, "steps": 4, "patience": 1},
             },
+            "ts2vec": {"hidden_dims": 8, "output_dims": 16, "depth": 2, "steps": 3},
             "minirocket": {"n_kernels": 84},
         },
         "analysis": {

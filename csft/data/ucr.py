@@ -201,3 +201,49 @@ def load_ucr(data_dir: Path, name: str, missing_values: str = "interpolate") -> 
         dataset.n_classes,
     )
     return dataset
+
+
+SCALING_POLICIES = ("archive", "per_series")
+
+
+def is_archive_normalized(name: str) -> bool:
+    """Whether the archive publishes `name` z-normalised per series (its catalogue's
+    `z_normalized`: False for the 34 sets added unnormalised in 2018, as TS2Vec lists them)."""
+    catalogue = archive()
+    if name not in catalogue.index:
+        raise ValueError(f"dataset {name}: not in the UCR 2018 archive catalogue")
+    return bool(catalogue.at[name, "z_normalized"])
+
+
+def scale(dataset: UCRDataset, policy: str) -> UCRDataset:
+    """The same input scaling for every model (the data policy `ucr.scaling`).
+
+    "archive": the archive's z-normalised sets as published; its unnormalised ones z-normalised
+    with TRAIN's global mean and sd (every TRAIN value, TEST scaled alike), so level and scale
+    still tell series apart, as in TS2Vec's loader. "per_series": every series z-normalised on
+    its own (a constant series becomes 0). Returns a new dataset; the input is left as it was.
+    """
+    if policy not in SCALING_POLICIES:
+        raise ValueError(f"ucr.scaling must be one of {SCALING_POLICIES}, got {policy!r}")
+    if policy == "archive":
+        if is_archive_normalized(dataset.name):
+            return dataset
+        values = np.concatenate(dataset.train.series).astype(np.float64)
+        mean, sd = values.mean(), values.std()
+        if not sd > 0:
+            raise ValueError(f"dataset {dataset.name}: TRAIN is constant, cannot z-normalise")
+
+        def rescale(series: np.ndarray) -> np.ndarray:
+            return ((series - mean) / sd).astype(np.float32)
+
+    else:
+
+        def rescale(series: np.ndarray) -> np.ndarray:
+            sd = series.std()
+            centred = series - series.mean()
+            return (centred / sd if sd > 0 else centred * 0).astype(np.float32)
+
+    def split(part: UCRSplit) -> UCRSplit:
+        return UCRSplit([rescale(s) for s in part.series], part.labels)
+
+    return UCRDataset(dataset.name, dataset.classes, split(dataset.train), split(dataset.test))

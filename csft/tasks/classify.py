@@ -18,6 +18,7 @@ from csft.data.splits import ucr_validation_split
 from csft.data.ucr import UCRDataset, UCRSplit
 from csft.device import device_of
 from csft.model import CSFTConfig, length_plan, place_on_grid
+from csft.resampling import resample
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,34 @@ class SealedSplits:
         return self._test
 
 
-def seal(dataset: UCRDataset, validation_fraction: float, seed: int) -> SealedSplits:
-    """Split a stratified validation set off TRAIN and seal TEST."""
-    train_idx, val_idx = ucr_validation_split(dataset.train.labels, validation_fraction, seed)
+def seal(
+    dataset: UCRDataset, selection: str, validation_fraction: float, seed: int
+) -> SealedSplits:
+    """TRAIN for fitting, a validation split of it when the selection policy needs one, TEST
+    sealed.
+
+    "fixed_budget": all of TRAIN fits, the validation split is empty. "validation": a
+    stratified `validation_fraction` of TRAIN, drawn with `seed` (the run's seed, so the
+    spread over seeds includes the split's), which needs two TRAIN series of every class.
+    """
+    if selection not in SELECTIONS:
+        raise ValueError(f"classify.selection must be one of {SELECTIONS}, got {selection!r}")
+    train = dataset.train
+    if selection == "fixed_budget":
+        empty = UCRSplit([], train.labels[:0])
+        return SealedSplits(dataset.name, dataset.n_classes, train, empty, dataset.test)
+    counts = np.bincount(train.labels, minlength=dataset.n_classes)
+    if counts.min() < 2:
+        per_class = {str(c): int(n) for c, n in zip(dataset.classes, counts, strict=True)}
+        raise ValueError(
+            f"dataset {dataset.name}: selection 'validation' needs at least 2 TRAIN series per "
+            f"class for a stratified validation split; TRAIN class counts {per_class}; use "
+            "classify.selection: [fixed_budget] for it"
+        )
+    train_idx, val_idx = ucr_validation_split(train.labels, validation_fraction, seed)
 
     def subset(indices: np.ndarray) -> UCRSplit:
-        return UCRSplit([dataset.train.series[i] for i in indices], dataset.train.labels[indices])
+        return UCRSplit([train.series[i] for i in indices], train.labels[indices])
 
     return SealedSplits(
         dataset.name, dataset.n_classes, subset(train_idx), subset(val_idx), dataset.test
@@ -73,8 +96,9 @@ def seal(dataset: UCRDataset, validation_fraction: float, seed: int) -> SealedSp
 def to_length(series: list[np.ndarray], length: int, policy: str = "resample") -> np.ndarray:
     """Series of any lengths -> (N, length) float32 for models that need equal lengths.
 
-    "resample": linear interpolation onto `length` points with both end points kept (the
-    same resampling CSFT's length rule uses), so a series keeps its whole shape.
+    "resample": csft.resampling (low-pass before shortening, linear interpolation with both
+    end points kept; the same resampling CSFT's length rule uses), so a series keeps its
+    whole shape.
     """
     if policy not in EQUAL_LENGTH_POLICIES:
         raise ValueError(f"length policy must be one of {EQUAL_LENGTH_POLICIES}, got {policy!r}")
@@ -82,11 +106,8 @@ def to_length(series: list[np.ndarray], length: int, policy: str = "resample") -
         raise ValueError(f"target length must be >= 2, got {length}")
     out = np.empty((len(series), length), dtype=np.float32)
     for i, values in enumerate(series):
-        x = torch.as_tensor(np.asarray(values, dtype=np.float32)).view(1, 1, -1)  # (1, 1, T)
-        if x.shape[-1] == 1:
-            x = x.expand(1, 1, 2)
-        resampled = F.interpolate(x, size=length, mode="linear", align_corners=True)
-        out[i] = resampled.view(-1).numpy()  # (length,)
+        x = torch.as_tensor(np.asarray(values, dtype=np.float32)).view(1, -1)  # (1, T)
+        out[i] = resample(x, length)[0].numpy()  # (length,)
     return out
 
 
@@ -116,15 +137,46 @@ def lengthen_short(
 # ----------------------------------------------------------------------------- training
 
 
+SELECTIONS = ("fixed_budget", "validation")
+SMALL_TRAIN_VALUES = 100_000  # TS2Vec's step rule: 200 steps up to this many TRAIN values, else 600
+
+
+def default_steps(n_values: int) -> int:
+    """TS2Vec's optimizer-step budget for a TRAIN set of `n_values` values (series x longest
+    length, the NaN-padded array): 200 steps up to 100,000 values, 600 above."""
+    return 200 if n_values <= SMALL_TRAIN_VALUES else 600
+
+
+def train_values(series: list[np.ndarray]) -> int:
+    """Values of TRAIN as the step rule counts them: series x the longest length."""
+    return len(series) * max((len(s) for s in series), default=0)
+
+
 @dataclass(frozen=True)
 class ClassifierTraining:
-    """Recipe of a neural classifier; selection by validation loss only."""
+    """Supervised recipe of a neural classifier: a budget of optimizer steps.
 
-    batch_size: int = 32
+    `steps` 0 means default_steps of the TRAIN set. Under the `fixed_budget` selection every
+    step runs and the final weights are kept; under `validation` the weights with the lowest
+    validation loss (checked after every pass over the training part) are kept, and training
+    stops after `patience` passes without a better one.
+    """
+
+    batch_size: int = 8
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
-    epochs: int = 50
+    steps: int = 0
     patience: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"training.{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps < 0:
+            raise ValueError(f"training.steps must be >= 0 (0 = the TS2Vec rule), got {self.steps}")
+
+    def budget(self, n_values: int) -> int:
+        return self.steps or default_steps(n_values)
 
 
 @dataclass
@@ -158,12 +210,14 @@ def fit_classifier(
     val: list[Group],
     config: ClassifierTraining,
     generator: torch.Generator,
+    steps: int,
 ) -> list[dict[str, float]]:
-    """AdamW + cross-entropy; early stopping on validation loss; best weights restored.
+    """AdamW + cross-entropy for `steps` optimizer steps; one history row per pass over `train`.
 
-    Each group holds series of one length (the model maps (B, T) -> (B, K) logits). With an
-    empty validation split (every class a singleton in TRAIN) training runs all epochs and
-    keeps the last weights: nothing else may stand in for validation.
+    Each group holds series of one length (the model maps (B, T) -> (B, K) logits). With a
+    validation split the best pass's weights (lowest validation loss) are restored and
+    training stops after `config.patience` passes without a better one; without one (the
+    fixed_budget selection) every step runs and the final weights are kept.
     """
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
@@ -172,11 +226,13 @@ def fit_classifier(
     )
     val_y = torch.cat([g.y for g in val]) if val else torch.empty(0, dtype=torch.long)
     device = device_of(model)
-    best_loss, best_state, stale, history = float("inf"), None, 0, []
-    for epoch in range(1, config.epochs + 1):
+    best_loss, best_state, stale, history, done = float("inf"), None, 0, [], 0
+    while done < steps:
         model.train()
         losses = []
-        for g, batch in _batches(train, config.batch_size, generator):  # every training example
+        for g, batch in _batches(train, config.batch_size, generator):  # one pass
+            if done == steps:
+                break
             if len(batch) < 2 and len(train[g].index) > 1:
                 continue  # BatchNorm-style layers cannot train on a single example
             optimizer.zero_grad()
@@ -185,7 +241,13 @@ def fit_classifier(
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        row = {"train_loss": float(np.mean(losses)), "epoch": epoch}
+            done += 1
+        if not losses:
+            raise ValueError(
+                f"no optimizer step in a pass: batch_size {config.batch_size} leaves only "
+                "single-series batches"
+            )
+        row = {"train_loss": float(np.mean(losses)), "steps": done, "epoch": len(history) + 1}
         if len(val_y):
             logits = torch.cat([predict_logits(model, g.x, config.batch_size) for g in val])
             row["val_loss"] = float(F.cross_entropy(logits, val_y))
@@ -225,22 +287,80 @@ def predict_groups(model: torch.nn.Module, groups: list[Group], batch_size: int)
     return out
 
 
-def svm_on_features(features: np.ndarray, labels: np.ndarray, seed: int):
-    """RBF SVM on frozen features with C chosen by cross-validation on TRAIN (TS2Vec protocol).
+SVM_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, np.inf)
+SVM_MAX_TRAIN = 10_000
 
-    C from {1e-4, ..., 1e4}; folds = min(5, smallest class count); a dataset whose smallest
-    class has one example gets C = 1 without search (cross-validation is impossible there).
+
+def svm_on_features(features: np.ndarray, labels: np.ndarray):
+    """RBF SVM (gamma "scale") on frozen features, the SVM protocol of TS2Vec (Yue et al. 2022).
+
+    C = infinity (a hard margin) without search when TRAIN is small: fewer than 50 series or
+    fewer than 5 per class on average (TS2Vec's `n // n_classes < 5`), where 5-fold CV has
+    too little to choose with; otherwise 5-fold stratified CV (unshuffled, as TS2Vec's
+    `cv=5`) over C in SVM_C_GRID on TRAIN only, on a stratified subsample of 10,000 series
+    when TRAIN is larger. The fitted SVC's `C` is the chosen value.
     """
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
     from sklearn.svm import SVC
 
-    smallest = int(np.bincount(labels).min(initial=0)) if len(labels) else 0
-    svm = SVC(kernel="rbf", gamma="scale")
-    if smallest < 2:
-        return svm.set_params(C=1.0).fit(features, labels)
-    folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=seed)
-    search = GridSearchCV(svm, {"C": [10.0**k for k in range(-4, 5)]}, cv=folds, n_jobs=1)
+    labels = np.asarray(labels)
+    n_classes = len(np.unique(labels))
+    svm = SVC(kernel="rbf", gamma="scale", C=np.inf)
+    if len(labels) < 50 or len(labels) // n_classes < 5:
+        return svm.fit(features, labels)
+    if len(labels) > SVM_MAX_TRAIN:
+        features, _, labels, _ = train_test_split(
+            features, labels, train_size=SVM_MAX_TRAIN, random_state=0, stratify=labels
+        )
+    search = GridSearchCV(svm, {"C": list(SVM_C_GRID)}, cv=StratifiedKFold(5), n_jobs=1)
     return search.fit(features, labels).best_estimator_
+
+
+def own_grid(length: int, config: CSFTConfig, policy: str, where: str) -> int:
+    """The grid a series of `length` points sits on: its interval's 2^k ("per_interval") or
+    the grid of `config.lookback`'s interval ("common"); out-of-range lengths are errors."""
+    if policy not in INTERVAL_POLICIES:
+        raise ValueError(f"policy must be one of {INTERVAL_POLICIES}, got {policy!r}")
+    try:
+        plan = length_plan(length, config.patch_len, config.min_length, config.max_length)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+    return plan.grid_length if policy == "per_interval" else config.plan.grid_length
+
+
+def grid_width(grid: int, config: CSFTConfig) -> int:
+    """d_L of a grid: the width of H_L there, which decides the head or SVM it shares."""
+    return config.widths()[int(np.log2(grid // config.patch_len))]
+
+
+def plan_grids(
+    series: list[np.ndarray], labels: np.ndarray, config: CSFTConfig, policy: str
+) -> dict[int, int]:
+    """Own grid -> the grid the fitting data's series of that grid are placed on.
+
+    Grids that share a width (d_max caps it) share one head or SVM, so they are judged
+    together: a width whose series lack a class of the fitting data could never predict that
+    class, and its grids move to the nearest grid (in log2 steps, the longer on a tie) whose
+    width holds every class. When no width holds every class, every grid moves to the
+    longest one (the common policy's grid).
+    """
+    labels = np.asarray(labels)
+    grids = np.array(
+        [own_grid(len(s), config, policy, f"series {i}") for i, s in enumerate(series)]
+    )
+    classes = set(labels.tolist())
+    widths = {g: grid_width(g, config) for g in set(grids.tolist())}
+
+    def classes_of_width(width: int) -> set:
+        return set(labels[np.isin(grids, [g for g in widths if widths[g] == width])].tolist())
+
+    complete = sorted(g for g in widths if classes_of_width(widths[g]) == classes)
+    if not complete:
+        longest = max(widths)
+        return dict.fromkeys(widths, longest)
+    return {
+        g: min(complete, key=lambda c: (abs(np.log2(c) - np.log2(g)), -c)) for g in sorted(widths)
+    }
 
 
 def csft_groups(
@@ -248,29 +368,26 @@ def csft_groups(
     labels: np.ndarray,
     config: CSFTConfig,
     policy: str = "per_interval",
-    trained_grids: list[int] | None = None,
+    grid_map: dict[int, int] | None = None,
 ) -> list[Group]:
     """Place each series on a CSFT grid and group equal grids, for CSFTClassifier.
 
     "per_interval": each series on its own interval's grid (2^k for T in [2^k, 2^(k+1)));
     "common": every series on the grid of `config.lookback`'s interval (the longest series').
-    `trained_grids` (validation and TEST): the grids training reached; a series whose own grid
-    is not among them goes to the deepest trained grid below it (else the shallowest), since
-    only trained depths have a head. Lengths outside [min_length, max_length) are errors
-    naming the series and its length.
+    `grid_map` (plan_grids of the fitting data) moves a grid to the grid it was fitted on; a
+    series whose own grid the fitting data never reached goes to the deepest fitted grid
+    below it (else the shallowest), since only fitted grids have a head. Lengths outside
+    [min_length, max_length) are errors naming the series and its length.
     """
-    if policy not in INTERVAL_POLICIES:
-        raise ValueError(f"policy must be one of {INTERVAL_POLICIES}, got {policy!r}")
+    fitted = sorted(set(grid_map.values())) if grid_map else []
     grids = {}
     for i, values in enumerate(series):
-        try:
-            plan = length_plan(len(values), config.patch_len, config.min_length, config.max_length)
-        except ValueError as error:
-            raise ValueError(f"series {i}: {error}") from None
-        grid = plan.grid_length if policy == "per_interval" else config.plan.grid_length
-        if trained_grids and grid not in trained_grids:
-            below = [g for g in trained_grids if g <= grid]
-            grid = max(below) if below else min(trained_grids)
+        grid = own_grid(len(values), config, policy, f"series {i}")
+        if grid_map and grid in grid_map:
+            grid = grid_map[grid]
+        elif fitted:
+            below = [g for g in fitted if g <= grid]
+            grid = max(below) if below else min(fitted)
         grids.setdefault(grid, []).append(i)
     groups = []
     for grid, index in sorted(grids.items()):

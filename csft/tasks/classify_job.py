@@ -1,15 +1,19 @@
 """One classification job end to end: a UCR dataset -> fit on TRAIN -> TEST scored once.
 
-Every model gets the same series (short ones lengthened by the `short_series` policy) and the
-same sealed splits: neural models fit on the training part and stop early on the stratified
-validation part of TRAIN; models that select internally (the SVM's cross-validated C,
-MiniROCKET's ridge) or select nothing (1-NN DTW) fit on the whole of TRAIN. TEST is unsealed
-once, after every fit.
+Every model gets the same series (scaled by `ucr.scaling`, short ones lengthened by the
+`short_series` policy) and the same sealed splits. The selection policy decides what learned
+models fit on: `fixed_budget` (all of TRAIN, a fixed budget of optimizer steps, the final
+weights) or `validation` (a stratified split of TRAIN, seeded by the run's seed, and early
+stopping on it). Models that select internally (the SVM's cross-validated C, MiniROCKET's
+ridge) or select nothing (1-NN DTW) always fit on the whole of TRAIN. TEST is unsealed once,
+after every fit.
 
 Models and the lengths they take:
 - csft: SSL pretraining, then (a) a fine-tuned linear head on H_L and (b) an RBF SVM on the
-  frozen H_L (TS2Vec protocol), under the interval policy `per_interval` or `common`;
+  frozen H_L (TS2Vec's protocol), under the interval policy `per_interval` or `common`;
 - patchtst: supervised, its encoder + a linear head; `resample` to the longest TRAIN series;
+- ts2vec: self-supervised (Yue et al. 2022), max-pooled representation + the same SVM;
+  `native`, unequal lengths as they are (NaN-padded inside);
 - minirocket (aeon): `resample` to the longest TRAIN series;
 - dtw_1nn (aeon): `native`, unequal lengths as they are.
 """
@@ -30,18 +34,23 @@ from csft.device import device_of, resolve_device
 from csft.model import CSFTClassifier, CSFTConfig, CSFTEncoder
 from csft.seeding import seed_everything
 from csft.tasks.classify import (
+    SELECTIONS,
     ClassifierTraining,
     GroupBatches,
     SealedSplits,
     csft_groups,
+    default_steps,
     equal_length_groups,
     fit_classifier,
+    grid_width,
+    plan_grids,
     predict_groups,
     represent_groups,
     svm_on_features,
     to_length,
+    train_values,
 )
-from csft.tasks.pretrain import PretrainConfig, pretrain
+from csft.tasks.pretrain import StepPretraining, pretrain_steps
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +59,17 @@ MetricLogger = Callable[[dict[str, float], int | None], None]
 MODEL_LENGTH_POLICIES = {
     "csft": ("per_interval", "common"),
     "patchtst": ("resample",),
+    "ts2vec": ("native",),
     "minirocket": ("resample",),
     "dtw_1nn": ("native",),
 }
 DETERMINISTIC_MODELS = ("dtw_1nn",)  # one seed says everything
+SELECTING_MODELS = ("csft", "patchtst")  # supervised training that a validation split can stop
 # The protocol of a job's first record (its MLflow run is open while the job trains).
 PRIMARY_PROTOCOL = {
     "csft": "finetune",
     "patchtst": "supervised",
+    "ts2vec": "svm",
     "minirocket": "supervised",
     "dtw_1nn": "nearest_neighbour",
 }
@@ -69,6 +81,12 @@ def job_policies(model: str, variable_length: bool, csft_policies: list[str]) ->
     if model != "csft":
         return list(MODEL_LENGTH_POLICIES[model])
     return list(csft_policies) if variable_length else list(csft_policies[:1])
+
+
+def job_selections(model: str, selections: list[str]) -> list[str]:
+    """The selection policies `model` runs: supervised neural models every configured one, the
+    others fixed_budget only (they select internally, or nothing)."""
+    return list(selections) if model in SELECTING_MODELS else ["fixed_budget"]
 
 
 def job_seeds(model: str, seeds: list[int]) -> list[int]:
@@ -83,8 +101,12 @@ class ClassifyJob:
     length_policy: str
     seed: int
     device: str = "cpu"  # the config's device for the neural models: auto | cpu | cuda
+    selection: str = "fixed_budget"  # or "validation" (csft, patchtst)
+    name: str = ""  # the classifier's name in the config (a variant's own name); "" = model
 
     def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.model)
         if self.model not in MODEL_LENGTH_POLICIES:
             raise ValueError(
                 f"unknown classifier {self.model!r}; one of {list(MODEL_LENGTH_POLICIES)}"
@@ -94,13 +116,24 @@ class ClassifyJob:
                 f"{self.model} runs under length policy {MODEL_LENGTH_POLICIES[self.model]}, "
                 f"not {self.length_policy!r}"
             )
+        if self.selection not in job_selections(self.model, list(SELECTIONS)):
+            raise ValueError(
+                f"{self.model} runs under selection {job_selections(self.model, SELECTIONS)}, "
+                f"not {self.selection!r}"
+            )
 
 
-def method_name(model: str, protocol: str, length_policy: str) -> str:
-    """The table's column: csft/finetune, csft/svm/common, patchtst, minirocket, dtw_1nn."""
-    if model != "csft":
-        return model
-    return f"csft/{protocol}" + ("/common" if length_policy == "common" else "")
+def method_name(job: ClassifyJob, protocol: str) -> str:
+    """The table's column: csft/finetune, csft/svm/common, patchtst/validation, ts2vec, ...:
+    the classifier's name, CSFT's protocol, then any non-default length or selection policy."""
+    parts = [job.name]
+    if job.model == "csft":
+        parts.append(protocol)
+        if job.length_policy == "common":
+            parts.append("common")
+    if job.selection != "fixed_budget":
+        parts.append(job.selection)
+    return "/".join(parts)
 
 
 @dataclass
@@ -125,47 +158,61 @@ def _longest_train(splits: SealedSplits) -> int:
     return max(len(s) for s in _all_train(splits)[0])
 
 
+def describe_c(svms: dict) -> str:
+    """The chosen C of each SVM, for the record: "inf", or "64: 100, 128: inf" per width."""
+    values = {width: f"{svm.C:g}" for width, svm in sorted(svms.items())}
+    return (
+        next(iter(values.values()))
+        if len(values) == 1
+        else ", ".join(f"{width}: {c}" for width, c in values.items())
+    )
+
+
 def run_csft(
     job: ClassifyJob, splits: SealedSplits, settings: dict, generator, log_metrics: MetricLogger
 ) -> list[Scored]:
-    """Pretrain on TRAIN, then SVM on frozen H_L and a fine-tuned head; TEST once at the end."""
+    """Pretrain on the fitting data, then SVM on frozen H_L and a fine-tuned head; TEST once."""
     config = CSFTConfig(
         lookback=_longest_train(splits), horizon=1, n_channels=1, **settings["architecture"]
     )
     policy = job.length_policy
-    train = csft_groups(splits.train.series, splits.train.labels, config, policy)
+    fit = splits.train  # all of TRAIN under fixed_budget, the training part under validation
+    grid_map = plan_grids(fit.series, fit.labels, config, policy)
+    train = csft_groups(fit.series, fit.labels, config, policy, grid_map)
+    val = csft_groups(splits.val.series, splits.val.labels, config, policy, grid_map)
     grids = sorted({g.x.shape[1] for g in train})
-    val = csft_groups(splits.val.series, splits.val.labels, config, policy, grids)
-    log.info("%s: grids %s, model interval %s", job.dataset, grids, config.plan.interval)
-    batch = settings["training"].get("batch_size", 32)
+    log.info("%s: grids %s (%s), model interval %s", job.dataset, grids, grid_map, config.plan)
+    n_values = train_values(fit.series)
 
     started = time.perf_counter()
     encoder = CSFTEncoder(config).to(resolve_device(job.device))
-    pretrain_history = []
-    if settings["pretraining"].get("epochs", 1) > 0:
-        pretrain_history = pretrain(
-            encoder,
-            train,
-            val or None,
-            PretrainConfig(**settings["pretraining"]),
-            generator,
-            on_epoch=lambda epoch, row: log_metrics(
-                {f"pretrain_{k}": v for k, v in row.items()}, epoch
-            ),
-            batches=GroupBatches,
-        )
+    pretraining = StepPretraining(**settings["pretraining"])
+    pretrain_budget = pretraining.steps or default_steps(n_values)
+    pretrain_steps(
+        encoder,
+        train,
+        pretraining,
+        pretrain_budget,
+        generator,
+        GroupBatches,
+        on_pass=lambda n, row: log_metrics({f"pretrain_{k}": v for k, v in row.items()}, n),
+    )
     pretrain_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()  # (b) SVM on frozen H_L, one per grid (d_L differs per depth)
+    started = time.perf_counter()  # (b) SVM on frozen H_L, one per width d_L (grids share it)
     every, every_labels = _all_train(splits)
-    train_all = csft_groups(every, every_labels, config, policy, grids)
+    train_all = csft_groups(every, every_labels, config, policy, grid_map)
+    features = represent_groups(encoder, train_all, pretraining.batch_size)
     svms = {}
-    for group, features in zip(train_all, represent_groups(encoder, train_all, batch), strict=True):
-        labels = group.y.numpy()
-        if len(np.unique(labels)) == 1:  # a grid holding one class: that class is the answer
-            svms[group.x.shape[1]] = int(labels[0])
-        else:
-            svms[group.x.shape[1]] = svm_on_features(features, labels, job.seed)
+    for width in sorted({grid_width(g.x.shape[1], config) for g in train_all}):
+        parts = [
+            (f, g.y.numpy())
+            for g, f in zip(train_all, features, strict=True)
+            if grid_width(g.x.shape[1], config) == width
+        ]
+        svms[width] = svm_on_features(
+            np.concatenate([f for f, _ in parts]), np.concatenate([y for _, y in parts])
+        )
     svm_seconds = pretrain_seconds + time.perf_counter() - started
 
     started = time.perf_counter()  # (a) fine-tuned linear head(s) on H_L
@@ -173,38 +220,38 @@ def run_csft(
     model = CSFTClassifier(config, splits.n_classes, depths).to(device_of(encoder))
     model.encoder.load_state_dict(encoder.state_dict())
     training = ClassifierTraining(**settings["training"])
-    history = fit_classifier(model, train, val, training, generator)
+    history = fit_classifier(model, train, val, training, generator, training.budget(n_values))
     for epoch, row in enumerate(history, start=1):
         log_metrics({f"finetune_{k}": v for k, v in row.items() if k != "epoch"}, epoch)
     finetune_seconds = pretrain_seconds + time.perf_counter() - started
 
     test = splits.unseal()
-    test_groups = csft_groups(test.series, test.labels, config, policy, grids)
+    test_groups = csft_groups(test.series, test.labels, config, policy, grid_map)
     started = time.perf_counter()
     finetuned = predict_groups(model, test_groups, training.batch_size).argmax(1).numpy()
     finetune_test = time.perf_counter() - started
     started = time.perf_counter()
     svm_pred = np.empty(len(test), dtype=np.int64)
-    for group, features in zip(
-        test_groups, represent_groups(encoder, test_groups, batch), strict=True
+    for group, group_features in zip(
+        test_groups, represent_groups(encoder, test_groups, pretraining.batch_size), strict=True
     ):
-        svm = svms[group.x.shape[1]]
-        svm_pred[group.index] = svm if isinstance(svm, int) else svm.predict(features)
+        svm_pred[group.index] = svms[grid_width(group.x.shape[1], config)].predict(group_features)
     svm_test = time.perf_counter() - started
     common = {
-        "pretrain_epochs": len(pretrain_history),
+        "pretrain_steps": pretrain_budget,
         "pretrain_seconds": pretrain_seconds,
         "grids": " ".join(map(str, grids)),
     }
+    steps = history[-1]["steps"] if history else 0
     return [
         Scored(
             "finetune",
             finetuned,
             finetune_seconds,
             finetune_test,
-            {**common, "epochs_run": len(history), "history": history},
+            {**common, "epochs_run": len(history), "steps_run": steps, "history": history},
         ),
-        Scored("svm", svm_pred, svm_seconds, svm_test, common),
+        Scored("svm", svm_pred, svm_seconds, svm_test, {**common, "svm_C": describe_c(svms)}),
     ]
 
 
@@ -215,6 +262,8 @@ def run_patchtst(
     length = _longest_train(splits)
 
     def equal(split) -> list:
+        if not len(split):
+            return []
         x = torch.as_tensor(to_length(split.series, length))  # (N, length)
         return equal_length_groups(x, torch.as_tensor(split.labels))
 
@@ -222,15 +271,46 @@ def run_patchtst(
     config = PatchTSTConfig(lookback=length, horizon=1, n_channels=1, **settings["architecture"])
     model = PatchTSTClassifier(config, splits.n_classes).to(resolve_device(job.device))
     training = ClassifierTraining(**settings["training"])
-    history = fit_classifier(model, equal(splits.train), equal(splits.val), training, generator)
+    steps = training.budget(train_values(splits.train.series))
+    history = fit_classifier(
+        model, equal(splits.train), equal(splits.val), training, generator, steps
+    )
     for epoch, row in enumerate(history, start=1):
         log_metrics({f"finetune_{k}": v for k, v in row.items() if k != "epoch"}, epoch)
     train_seconds = time.perf_counter() - started
     test = equal(splits.unseal())
     started = time.perf_counter()
     pred = predict_groups(model, test, training.batch_size).argmax(1).numpy()
-    extra = {"epochs_run": len(history), "history": history, "resampled_to": length}
+    extra = {
+        "epochs_run": len(history),
+        "steps_run": history[-1]["steps"],
+        "history": history,
+        "resampled_to": length,
+    }
     return [Scored("supervised", pred, train_seconds, time.perf_counter() - started, extra)]
+
+
+def run_ts2vec(
+    job: ClassifyJob, splits: SealedSplits, settings: dict, generator, log_metrics: MetricLogger
+) -> list[Scored]:
+    """TS2Vec (our implementation) on all of TRAIN, then the SVM protocol on its max-pooled
+    representation; series at their own lengths."""
+    from baselines.ts2vec import TS2VecConfig, encode_series, fit_ts2vec
+
+    config = TS2VecConfig(**{k: v for k, v in settings.items() if k != "threads"})
+    series, labels = _all_train(splits)
+    started = time.perf_counter()
+    model, losses = fit_ts2vec(series, config, job.seed, resolve_device(job.device))
+    every = max(1, len(losses) // 50)
+    for step in range(0, len(losses), every):
+        log_metrics({"pretrain_loss": losses[step]}, step + 1)
+    svm = svm_on_features(encode_series(model, series, config.batch_size), labels)
+    train_seconds = time.perf_counter() - started
+    test = splits.unseal()
+    started = time.perf_counter()
+    pred = svm.predict(encode_series(model, test.series, config.batch_size))
+    extra = {"pretrain_steps": len(losses), "svm_C": f"{svm.C:g}"}
+    return [Scored("svm", pred, train_seconds, time.perf_counter() - started, extra)]
 
 
 def _aeon_fit_predict(classifier, train_x, train_y, splits: SealedSplits, test_x) -> tuple:
@@ -302,6 +382,7 @@ def run_dtw_1nn(
 RUNNERS = {
     "csft": run_csft,
     "patchtst": run_patchtst,
+    "ts2vec": run_ts2vec,
     "minirocket": run_minirocket,
     "dtw_1nn": run_dtw_1nn,
 }
@@ -329,7 +410,9 @@ def run(
             "model": job.model,
             "protocol": outcome.protocol,
             "length_policy": job.length_policy,
-            "method": method_name(job.model, outcome.protocol, job.length_policy),
+            "method": method_name(job, outcome.protocol),
+            "classifier": job.name,
+            "selection": job.selection,
             "seed": job.seed,
             "test_accuracy": float(np.mean(np.asarray(outcome.predictions) == labels)),
             "n_test": len(labels),

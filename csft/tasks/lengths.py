@@ -78,7 +78,8 @@ def common_width(config: CSFTConfig, lengths: list[int]) -> int:
 def _series_groups(by_length: dict[int, np.ndarray], config: CSFTConfig, grids=None) -> list:
     """Every row of every length as a univariate series, on its own interval's grid."""
     series = [np.asarray(row, dtype=np.float32) for t in sorted(by_length) for row in by_length[t]]
-    return csft_groups(series, np.zeros(len(series), np.int64), config, "per_interval", grids)
+    grid_map = {g: g for g in grids} if grids else None
+    return csft_groups(series, np.zeros(len(series), np.int64), config, "per_interval", grid_map)
 
 
 def pretrain_multi_length(

@@ -195,3 +195,71 @@ def pretrain(
     encoder.load_state_dict(state.best_state[0])
     decoders.load_state_dict(state.best_state[1])
     return state.history
+
+
+@dataclass(frozen=True)
+class StepPretraining:
+    """Self-supervised pretraining for a budget of optimizer steps (the classification track).
+
+    `steps` 0 means TS2Vec's rule for the TRAIN set (csft.tasks.classify.default_steps).
+    AdamW at a constant learning rate, as TS2Vec trains; no validation: the labels-free loss
+    says nothing about classification, and the budget is fixed in advance.
+    """
+
+    steps: int = 0
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-2
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ssl, dict):  # from YAML
+            object.__setattr__(self, "ssl", SSLConfig(**self.ssl))
+        if self.steps < 0 or self.batch_size < 1:
+            raise ValueError(
+                f"pretraining.steps must be >= 0 (0 = the TS2Vec rule) and batch_size >= 1, "
+                f"got {self.steps} and {self.batch_size}"
+            )
+
+
+def pretrain_steps(
+    encoder: CSFTEncoder,
+    data: Any,
+    config: StepPretraining,
+    steps: int,
+    generator: torch.Generator,
+    batches: Batches,
+    on_pass: Callable[[int, dict[str, float]], None] = lambda n, row: None,
+) -> list[dict[str, float]]:
+    """`steps` optimizer steps of the SSL loss over shuffled passes of `data`; the final weights
+    are kept. One history row per pass (mean of each term, `steps` so far)."""
+    device = device_of(encoder)
+    decoders = ReconstructionDecoders(encoder.config).to(device)
+    parameters = list(encoder.parameters()) + list(decoders.parameters())
+    optimizer = torch.optim.AdamW(
+        parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    encoder.train()
+    decoders.train()
+    history: list[dict[str, float]] = []
+    done = 0
+    while done < steps:
+        rows = []
+        for x, _ in batches(data, config.batch_size, True, generator):  # x: (B, T, C)
+            if done == steps:
+                break
+            optimizer.zero_grad()
+            loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device)), config.ssl)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"pretraining loss became {loss.item()} at step {done}")
+            loss.backward()
+            optimizer.step()
+            rows.append(terms)
+            done += 1
+        if not rows:
+            raise ValueError("pretraining data gave no batch")
+        row = {f"train_{k}": float(v) for k, v in pd.DataFrame(rows).mean().items()}
+        row["steps"] = done
+        history.append(row)
+        on_pass(len(history), row)
+    return history

@@ -5,15 +5,16 @@ from pathlib import Path
 from csft import tracking
 from csft.data import ucr_catalog
 from csft.config import (
-    NEURAL_CLASSIFIERS,
+    TORCH_CLASSIFIERS,
     analysis_settings,
+    classifier_model,
     classify_settings,
     pretraining_settings,
     resolve_architecture,
     resolve_training,
     uses_pretraining,
 )
-from csft.tasks.classify_job import job_policies, job_seeds
+from csft.tasks.classify_job import job_policies, job_seeds, job_selections
 
 RESULTS = config["results_dir"]
 DATA = config["data_dir"]
@@ -32,8 +33,9 @@ GPUS = 1 if DEVICE == "cuda" else 0
 wildcard_constraints:
     dataset="ETTh1|ETTh2|ETTm1|ETTm2",
     name="[A-Za-z0-9_]+",
-    classifier="csft|patchtst|minirocket|dtw_1nn",
+    classifier="[a-z0-9_]+",
     policy="per_interval|common|resample|native",
+    selection="fixed_budget|validation",
     model="[a-z0-9_]+",
     horizon=r"\d+",
     lookback=r"\d+",
@@ -138,14 +140,17 @@ def ucr_archive_input(wildcards):
 
 
 def classify_outputs():
-    """One metrics file per classification job: model x dataset x length policy x seed."""
+    """One metrics file per classification job: classifier x dataset x length policy x
+    selection policy x seed."""
     track = config["classify"]
     variable = ucr_catalog.archive().variable_length
     return [
-        f"{RESULTS}/classify/{model}/{name}/{policy}/seed{seed}/metrics.json"
-        for model in track["models"]
+        f"{RESULTS}/classify/{classifier}/{name}/{policy}/{selection}/seed{seed}/metrics.json"
+        for classifier in track["models"]
+        for model in [classifier_model(config, classifier)]
         for name in UCR_DATASETS
         for policy in job_policies(model, bool(variable[name]), track["csft_policies"])
+        for selection in job_selections(model, track["selection"])
         for seed in job_seeds(model, track.get("seeds", config["seeds"]))
     ]
 

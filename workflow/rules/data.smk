@@ -66,6 +66,5 @@ rule prepare_ucr:
     params:
         validation_fraction=config["ucr"]["validation_fraction"],
         missing_values=config["ucr"]["missing_values"],
-        seed=config["ucr"]["validation_seed"],
     script:
         "../scripts/prepare_ucr.py"

@@ -10,8 +10,8 @@ import mlflow
 import torch
 
 from csft import atomic, joblog, tracking
-from csft.config import NEURAL_CLASSIFIERS
-from csft.data.ucr import load_ucr
+from csft.config import TORCH_CLASSIFIERS
+from csft.data.ucr import load_ucr, scale
 from csft.device import describe, resolve_device
 from csft.tasks import classify_job
 from csft.tasks.classify import lengthen_short, seal
@@ -21,18 +21,25 @@ params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 wildcards = snakemake.wildcards
 job = classify_job.ClassifyJob(
-    wildcards.classifier, wildcards.name, wildcards.policy, int(wildcards.seed), params.device
+    params.model,
+    wildcards.name,
+    wildcards.policy,
+    int(wildcards.seed),
+    params.device,
+    selection=wildcards.selection,
+    name=wildcards.classifier,
 )
 
 dataset = load_ucr(Path(snakemake.input.train).parents[2], job.dataset, params.missing_values)
+dataset = scale(dataset, params.scaling)
 for split in (dataset.train, dataset.test):
     split.series = lengthen_short(
         split.series, params.min_length, params.short_series, f"UCR {job.dataset}"
     )
-splits = seal(dataset, params.validation_fraction, params.validation_seed)
+splits = seal(dataset, job.selection, params.validation_fraction, job.seed)
 
 inputs = {"TRAIN": snakemake.input.train, "TEST": snakemake.input.test}
-device = describe(resolve_device(job.device)) if job.model in NEURAL_CLASSIFIERS else "cpu"
+device = describe(resolve_device(job.device)) if job.model in TORCH_CLASSIFIERS else "cpu"
 data_tags = tracking.data_tags(
     {f"UCR/{job.dataset}/{job.dataset}_{split}.tsv": path for split, path in inputs.items()}
 )
@@ -44,8 +51,9 @@ run_params = {
         "short_series": params.short_series,
         "min_length": params.min_length,
         "missing_values": params.missing_values,
+        "scaling": params.scaling,
         "validation_fraction": params.validation_fraction,
-        "validation_seed": params.validation_seed,
+        "validation_seed": job.seed if job.selection == "validation" else None,
     },
     "config": snakemake.config,
 }
@@ -60,14 +68,13 @@ def run_name(method):
 def log_record(record):
     """The metrics every classification run shares, plus per-epoch histories where they exist."""
     tracking.log_metrics({key: record[key] for key in SUMMARY_KEYS})
-    tags = {"method": record["method"], "protocol": record["protocol"]}
-    tags["length_policy"] = record["length_policy"]
+    tags = {key: record[key] for key in ("method", "protocol", "length_policy", "selection")}
+    if "svm_C" in record:
+        tags["svm.C"] = record["svm_C"]  # the chosen C ("inf": a hard margin, no search)
     tracking.set_tags(tags)
 
 
-primary = classify_job.method_name(
-    job.model, classify_job.PRIMARY_PROTOCOL[job.model], job.length_policy
-)
+primary = classify_job.method_name(job, classify_job.PRIMARY_PROTOCOL[job.model])
 with tracking.job_run(uri, params.experiment, run_name(primary), run_params, data_tags) as run:
     mlflow.log_dict(snakemake.config, "config.yaml")
     pretrain_rows = []
