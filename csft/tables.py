@@ -139,7 +139,7 @@ def forecast_markdown(table: pd.DataFrame) -> str:
 # --- UCR classification track ------------------------------------------------------------------
 
 CLASSIFY_KEYS = ["dataset", "method"]
-CLASSIFY_DESCRIPTORS = ["model", "protocol", "length_policy", "variable_length"]
+CLASSIFY_DESCRIPTORS = ["model", "protocol", "length_policy", "selection", "variable_length"]
 WILCOXON_COLUMNS = [
     "reference", "other", "n_datasets", "wins", "ties", "losses", "statistic", "p_value", "note",
 ]  # fmt: skip
@@ -147,8 +147,14 @@ POLICY_MEANINGS = {
     "per_interval": "each series on its own log2 interval's grid, shared weights, one head "
     "(or SVM) per interval reached.",
     "common": "every series resampled onto the grid of the longest series' interval.",
-    "resample": "linear resampling to the dataset's longest length.",
-    "native": "the model takes unequal lengths as they are (DTW).",
+    "resample": "resampling (anti-aliased when shortening) to the dataset's longest length.",
+    "native": "the model takes unequal lengths as they are (DTW; TS2Vec NaN-pads inside).",
+}
+SELECTION_MEANINGS = {
+    "fixed_budget": "all of TRAIN, a fixed budget of optimizer steps, the final weights (or "
+    "the method's own CV on TRAIN).",
+    "validation": "early stopping on a stratified validation split of TRAIN drawn with the "
+    "run's seed; fitted on the rest.",
 }
 MISSING = "–"
 
@@ -207,15 +213,16 @@ def classify_ranks(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _wilcoxon_pairs(summary: pd.DataFrame, references: tuple[str, ...]) -> list[tuple[str, str]]:
-    """References vs every baseline, then CSFT per_interval vs common of the same protocol."""
+    """References vs every baseline, then CSFT per_interval vs common of the same protocol,
+    classifier and selection."""
     methods = summary.drop_duplicates("method").set_index("method")
     baselines = sorted(methods.index[methods.model != "csft"])
     pairs = [(ref, other) for ref in references if ref in methods.index for other in baselines]
-    csft = summary[summary.model == "csft"].drop_duplicates(["method", "length_policy"])
-    for _, policies in csft.groupby("protocol", sort=True):
-        per_interval = sorted(policies.method[policies.length_policy == "per_interval"].unique())
-        common = sorted(policies.method[policies.length_policy == "common"].unique())
-        pairs += [(p, c) for p in per_interval for c in common if p != c]
+    common = sorted(methods.index[(methods.model == "csft") & (methods.length_policy == "common")])
+    for method in common:  # its per_interval twin: the same name without "/common"
+        twin = method.replace("/common", "", 1)
+        if twin in methods.index and methods.at[twin, "length_policy"] == "per_interval":
+            pairs.append((twin, method))
     return pairs
 
 
@@ -355,15 +362,19 @@ def _wilcoxon_section(wilcoxon: pd.DataFrame) -> str:
 
 
 def _length_policy_section(summary: pd.DataFrame) -> str:
-    """What each method did with series of unequal length, so the accuracies can be read."""
+    """What each method did with series of unequal length and how it selected its model, so
+    the accuracies can be read."""
     lines = []
     for method in _ordered_methods(summary):
-        policies = summary.length_policy[summary.method == method].dropna().unique()
-        for policy in sorted(policies):
+        rows = summary[summary.method == method]
+        for policy in sorted(rows.length_policy.dropna().unique()):
             meaning = POLICY_MEANINGS.get(policy, "(no description)")
             lines.append(f"- {method}: {policy}: {meaning}")
+        for selection in sorted(rows.selection.dropna().unique()):
+            meaning = SELECTION_MEANINGS.get(selection, "(no description)")
+            lines.append(f"  selection {selection}: {meaning}")
     return (
-        "## Length policies\n\n"
+        "## Length and selection policies\n\n"
         + "\n".join(lines or ["- (none recorded)"])
         + "\n\nSeries shorter than CSFT's minimum length are resampled up or refused, per the "
         "config's ucr short_series.\n"

@@ -14,18 +14,19 @@ from csft.tasks.classify import (
     lengthen_short,
     seal,
 )
-from csft.tasks.classify_job import ClassifyJob, job_policies, job_seeds
+from csft.tasks.classify_job import ClassifyJob, job_policies, job_seeds, job_selections
 
 SETTINGS = {
     "csft": {
         "architecture": {"d_model": 8, "n_heads": 2, "d_max": 16},
-        "pretraining": {"epochs": 2, "batch_size": 16},
-        "training": {"batch_size": 16, "epochs": 3, "patience": 2, "learning_rate": 3e-3},
+        "pretraining": {"steps": 6, "batch_size": 8},
+        "training": {"batch_size": 8, "steps": 9, "patience": 2, "learning_rate": 3e-3},
     },
     "patchtst": {
         "architecture": {"d_model": 8, "n_heads": 2, "d_ff": 16, "n_layers": 1},
-        "training": {"batch_size": 16, "epochs": 3, "patience": 2},
+        "training": {"batch_size": 8, "steps": 9, "patience": 2},
     },
+    "ts2vec": {"hidden_dims": 8, "output_dims": 16, "depth": 2, "steps": 6, "threads": 1},
     "minirocket": {"n_kernels": 84, "threads": 1},
     "dtw_1nn": {"window": 0.2, "threads": 1},
 }
@@ -60,7 +61,7 @@ def fit_spies(monkeypatch, splits):
 
         return wrapper
 
-    for name in ("pretrain", "fit_classifier", "svm_on_features"):
+    for name in ("pretrain_steps", "fit_classifier", "svm_on_features"):
         monkeypatch.setattr(classify_job, name, spy(getattr(classify_job, name)))
     original = classify_job._aeon_fit_predict
 
@@ -78,12 +79,13 @@ def fit_spies(monkeypatch, splits):
         ("csft", "per_interval"),
         ("csft", "common"),
         ("patchtst", "resample"),
+        ("ts2vec", "native"),
         ("minirocket", "resample"),
         ("dtw_1nn", "native"),
     ],
 )
 def test_every_model_fits_with_test_sealed_and_scores_test_once(monkeypatch, model, policy):
-    splits = seal(synthetic(), 0.25, seed=0)
+    splits = seal(synthetic(), "fixed_budget", 0.25, seed=0)
     sealed_at_fit = fit_spies(monkeypatch, splits)
     records = classify_job.run(ClassifyJob(model, "Synthetic", policy, 1), splits, SETTINGS[model])
     assert sealed_at_fit and all(sealed_at_fit)  # every fit ran before TEST was opened
@@ -101,7 +103,7 @@ def test_every_model_fits_with_test_sealed_and_scores_test_once(monkeypatch, mod
 
 
 def test_dtw_learns_an_easy_problem():
-    splits = seal(synthetic(n_train=30, n_test=40, lengths=(100, 101)), 0.25, seed=0)
+    splits = seal(synthetic(n_train=30, n_test=40, lengths=(100, 101)), "fixed_budget", 0.25, 0)
     (record,) = classify_job.run(
         ClassifyJob("dtw_1nn", "Synthetic", "native", 1), splits, SETTINGS["dtw_1nn"]
     )
@@ -110,16 +112,18 @@ def test_dtw_learns_an_easy_problem():
 
 def test_the_same_seed_gives_the_same_accuracy_and_another_seed_another_model():
     def accuracies(seed):
-        splits = seal(synthetic(), 0.25, seed=0)
-        job = ClassifyJob("csft", "Synthetic", "per_interval", seed)
+        splits = seal(synthetic(), "validation", 0.25, seed=seed)
+        job = ClassifyJob("csft", "Synthetic", "per_interval", seed, selection="validation")
         return [r["test_accuracy"] for r in classify_job.run(job, splits, SETTINGS["csft"])]
 
     first = accuracies(1)
     assert accuracies(1) == first
-    splits = seal(synthetic(), 0.25, seed=0)
+    splits = seal(synthetic(), "validation", 0.25, seed=1)
     torch.manual_seed(0)  # the job seeds itself: the global state before it does not matter
     again = classify_job.run(
-        ClassifyJob("csft", "Synthetic", "per_interval", 1), splits, SETTINGS["csft"]
+        ClassifyJob("csft", "Synthetic", "per_interval", 1, selection="validation"),
+        splits,
+        SETTINGS["csft"],
     )
     assert [r["test_accuracy"] for r in again] == first
 
@@ -136,7 +140,7 @@ def test_short_series_are_resampled_up_or_refused_naming_the_series():
 def test_unseen_intervals_go_to_the_deepest_trained_grid_below():
     config = CSFTConfig(300, 1, 1, d_model=8, n_heads=2)
     series = [np.zeros(n, np.float32) for n in (70, 140, 300, 600)]
-    groups = csft_groups(series, np.zeros(4, np.int64), config, trained_grids=[64, 256])
+    groups = csft_groups(series, np.zeros(4, np.int64), config, grid_map={64: 64, 256: 256})
     placed = {int(i): g.x.shape[1] for g in groups for i in g.index}
     assert placed == {0: 64, 1: 64, 2: 256, 3: 256}
 
@@ -166,23 +170,50 @@ def test_job_policies_and_seeds():
     assert job_seeds("dtw_1nn", [3, 4]) == [3] and job_seeds("csft", [3, 4]) == [3, 4]
     with pytest.raises(ValueError, match="length policy"):
         ClassifyJob("patchtst", "X", "per_interval", 1)
+    both = ["fixed_budget", "validation"]
+    assert job_selections("patchtst", both) == both and job_selections("csft", both) == both
+    assert job_selections("ts2vec", both) == ["fixed_budget"]
+    assert job_selections("minirocket", ["validation"]) == ["fixed_budget"]
+    with pytest.raises(ValueError, match="selection"):
+        ClassifyJob("minirocket", "X", "resample", 1, selection="validation")
 
 
 def test_series_longer_than_2048_reach_seven_ctls_with_no_special_case():
-    splits = seal(synthetic(n_train=12, n_test=6, lengths=(2844, 2845)), 0.25, seed=0)  # as Rock
-    settings = {**SETTINGS["csft"], "pretraining": {"epochs": 1, "batch_size": 8}}
+    splits = seal(synthetic(n_train=12, n_test=6, lengths=(2844, 2845)), "fixed_budget", 0.25, 0)
+    settings = {**SETTINGS["csft"], "pretraining": {"steps": 1, "batch_size": 8}}  # as Rock
     records = classify_job.run(ClassifyJob("csft", "Rock", "per_interval", 1), splits, settings)
     assert records[0]["grids"] == "2048"  # [2048, 4096): L = log2(2048 / 16) = 7 CTLs
     assert all(0 <= r["test_accuracy"] <= 1 for r in records)
 
 
 @pytest.mark.parametrize("model, policy", [("csft", "per_interval"), ("patchtst", "resample")])
-def test_one_example_per_class_leaves_no_validation_and_still_trains(model, policy):
+def test_fixed_budget_runs_every_step_on_all_of_train(model, policy):
     dataset = synthetic(n_train=4, n_test=8)  # as Fungi: every class a singleton in TRAIN
     dataset.train.labels = np.arange(4)
     dataset.test.labels = np.arange(8) % 4
     dataset.classes = np.arange(4)
-    splits = seal(dataset, 0.25, seed=0)
-    assert len(splits.val) == 0  # nothing may stand in for validation: every epoch runs
+    splits = seal(dataset, "fixed_budget", 0.25, seed=0)
+    assert len(splits.train) == 4 and len(splits.val) == 0
     records = classify_job.run(ClassifyJob(model, "Fungi", policy, 1), splits, SETTINGS[model])
-    assert records[0]["epochs_run"] == SETTINGS[model]["training"]["epochs"]
+    assert records[0]["steps_run"] == SETTINGS[model]["training"]["steps"]
+    assert records[0]["selection"] == "fixed_budget" and "/validation" not in records[0]["method"]
+
+
+def test_validation_selection_names_itself_and_may_stop_early():
+    splits = seal(synthetic(), "validation", 0.25, seed=3)
+    settings = {**SETTINGS["patchtst"], "training": {"batch_size": 8, "steps": 400, "patience": 1}}
+    job = ClassifyJob("patchtst", "Synthetic", "resample", 3, selection="validation")
+    (record,) = classify_job.run(job, splits, settings)
+    assert record["method"] == "patchtst/validation" and record["selection"] == "validation"
+    assert record["steps_run"] < 400  # one pass without a better validation loss stops it
+
+
+def test_csft_reports_the_svm_c_it_chose_and_a_variant_its_own_name():
+    splits = seal(synthetic(), "fixed_budget", 0.25, seed=0)
+    job = ClassifyJob("csft", "Synthetic", "per_interval", 1, name="csft_raw")
+    settings = {**SETTINGS["csft"]}
+    settings["architecture"] = {**settings["architecture"], "input_norm": "none"}
+    finetune, svm = classify_job.run(job, splits, settings)
+    assert svm["svm_C"] == "inf"  # 40 TRAIN series: fewer than 50, a hard margin
+    assert (finetune["method"], svm["method"]) == ("csft_raw/finetune", "csft_raw/svm")
+    assert svm["pretrain_steps"] == 6 and svm["classifier"] == "csft_raw"

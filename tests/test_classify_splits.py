@@ -126,8 +126,9 @@ def test_step_budget_follows_ts2vecs_rule():
     assert default_steps(100_000) == 200 and default_steps(100_001) == 600
     assert train_values([np.zeros(3), np.zeros(5)]) == 10  # series x the longest length
     assert ClassifierTraining().budget(10) == 200 and ClassifierTraining(steps=7).budget(10) == 7
-    with pytest.raises(ValueError, match="training.steps"):
-        ClassifierTraining(steps=-1)
+    for bad in (0, -1, "all", True):
+        with pytest.raises(ValueError, match="training.steps must be a positive number"):
+            ClassifierTraining(steps=bad)
     with pytest.raises(ValueError, match="training.batch_size"):
         ClassifierTraining(batch_size=0)
 

@@ -20,6 +20,7 @@ from csft.plots import classify_ranks_figure
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 METHODS = {  # method: (model, protocol, length_policy)
     "csft/finetune": ("csft", "finetune", "per_interval"),
+    "csft/finetune/validation": ("csft", "finetune", "per_interval"),
     "csft/svm": ("csft", "svm", "per_interval"),
     "csft/finetune/common": ("csft", "finetune", "common"),
     "csft/svm/common": ("csft", "svm", "common"),
@@ -38,6 +39,7 @@ def record(dataset: str, method: str, seed: int, accuracy: float, **extra) -> di
         "protocol": protocol,
         "length_policy": policy,
         "method": method,
+        "selection": "validation" if method.endswith("/validation") else "fixed_budget",
         "seed": seed,
         "test_accuracy": accuracy,
         "n_test": 100,
@@ -113,7 +115,8 @@ def test_summary_has_one_row_per_dataset_and_method_sorted(jobs, summary):
     expected = sorted(set(zip(jobs.dataset, jobs.method, strict=True)))
     assert list(zip(summary.dataset, summary.method, strict=True)) == expected
     assert list(summary.columns) == [
-        "dataset", "method", "model", "protocol", "length_policy", "variable_length", "n_seeds",
+        "dataset", "method", "model", "protocol", "length_policy", "selection", "variable_length",
+        "n_seeds",
         "accuracy_mean", "accuracy_sd", "train_seconds_mean", "test_seconds_mean",
     ]  # fmt: skip
 
@@ -257,7 +260,7 @@ def test_markdown_puts_the_paper_range_only_beside_csft(summary):
     markdown = tables.classify_markdown(summary, ranks, tests)
     rows = markdown_rows(markdown, "Test accuracy")
     header, paper = rows[0], next(r for r in rows if r[0] == "paper (CSFT)")
-    assert markdown.count(paper_accuracy()) == 4  # in the paper row, nowhere else
+    assert markdown.count(paper_accuracy()) == 5  # the paper row, under the 5 CSFT methods only
     for method, cell in zip(header[1:], paper[1:], strict=True):
         assert cell == (paper_accuracy() if METHODS[method][0] == "csft" else ""), method
     assert header[1:3] == ["csft/finetune", "csft/finetune/common"]  # CSFT first
@@ -293,10 +296,11 @@ def test_markdown_speed_wilcoxon_and_length_policies(summary):
     paired = markdown_rows(markdown, "Paired Wilcoxon")
     assert len(paired) == 1 + len(tests)
     assert any("at least 2" in cell for r in paired for cell in r)
-    policies = markdown.split("## Length policies", 1)[1]
+    policies = markdown.split("## Length and selection policies", 1)[1]
     assert "- csft/finetune/common: common: every series resampled onto the grid" in policies
     assert "- csft/svm: per_interval: each series on its own log2 interval's grid" in policies
-    assert "- dtw_1nn: native:" in policies and "- patchtst: resample: linear" in policies
+    assert "- dtw_1nn: native:" in policies and "- patchtst: resample: resampling" in policies
+    assert "  selection fixed_budget: all of TRAIN, a fixed budget" in policies
     assert "short_series" in policies
 
 

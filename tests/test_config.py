@@ -220,3 +220,51 @@ def test_unknown_architecture_key_fails_before_any_job():
     config["analysis"]["variants"][1]["architecture"]["fusoin"] = "residual"
     with pytest.raises(ValueError, match="analysis.variants.csft_residual"):
         check_architectures(config)
+
+
+def test_classification_variants_resolve_to_their_model_with_their_overrides():
+    from csft.config import check_architectures, classifier_model, classify_settings
+
+    config = load("config.yaml")
+    config["classify"]["variants"] = [
+        {"name": "csft_raw", "model": "csft", "architecture": {"input_norm": "none"}}
+    ]
+    config["classify"]["models"].append("csft_raw")
+    validate(config, SCHEMA)
+    check_architectures(config)
+    assert classifier_model(config, "csft_raw") == "csft"
+    settings = classify_settings(config, "csft_raw")
+    assert settings["architecture"]["input_norm"] == "none"
+    assert settings["architecture"]["d_max"] == 128  # the track's own override still applies
+    assert classify_settings(config, "csft")["architecture"]["input_norm"] == "instance"
+    assert classify_settings(config, "ts2vec", threads=2)["steps"] == "auto"
+    config["classify"]["variants"][0]["architecture"] = {"input_nrom": "none"}
+    with pytest.raises(ValueError, match=r"classify.variants.csft_raw: unknown .*input_nrom"):
+        check_architectures(config)
+    config["classify"]["models"].append("rocket9")
+    with pytest.raises(ValueError, match="'rocket9' is neither a classifier"):
+        check_architectures(config)
+
+
+def test_classification_budgets_and_policies_are_validated():
+    config = load("config.yaml")
+    config["classify"]["selection"] = ["best_on_test"]
+    with pytest.raises(WorkflowError, match="best_on_test"):
+        validate(config, SCHEMA)
+    config = load("config.yaml")
+    for bad in (0, -1, "all"):  # a step budget of 0 is an error, not a silent default
+        config["classify"]["patchtst"]["training"]["steps"] = bad
+        with pytest.raises(WorkflowError, match="steps"):
+            validate(config, SCHEMA)
+    config = load("config.yaml")
+    del config["classify"]["csft"]["pretraining"]["steps"]
+    validate(config, SCHEMA)
+    assert config["classify"]["csft"]["pretraining"]["steps"] == "auto"
+    config = load("config.yaml")
+    config["ucr"]["scaling"] = "minmax"
+    with pytest.raises(WorkflowError, match="minmax"):
+        validate(config, SCHEMA)
+    config = load("config.yaml")
+    config["classify"]["csft"]["training"]["epochs"] = 100  # the old epoch budget is gone
+    with pytest.raises(WorkflowError, match="epochs"):
+        validate(config, SCHEMA)

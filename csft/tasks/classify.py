@@ -141,6 +141,18 @@ SELECTIONS = ("fixed_budget", "validation")
 SMALL_TRAIN_VALUES = 100_000  # TS2Vec's step rule: 200 steps up to this many TRAIN values, else 600
 
 
+def step_budget(steps: int | str, n_values: int, where: str) -> int:
+    """A configured budget: a positive number of optimizer steps, or "auto" (default_steps of
+    a TRAIN set of `n_values` values). Anything else is an error naming `where`."""
+    if steps == "auto":
+        return default_steps(n_values)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(
+            f"{where}.steps must be a positive number of steps or 'auto', got {steps!r}"
+        )
+    return steps
+
+
 def default_steps(n_values: int) -> int:
     """TS2Vec's optimizer-step budget for a TRAIN set of `n_values` values (series x longest
     length, the NaN-padded array): 200 steps up to 100,000 values, 600 above."""
@@ -156,7 +168,7 @@ def train_values(series: list[np.ndarray]) -> int:
 class ClassifierTraining:
     """Supervised recipe of a neural classifier: a budget of optimizer steps.
 
-    `steps` 0 means default_steps of the TRAIN set. Under the `fixed_budget` selection every
+    `steps` "auto" means default_steps of the TRAIN set. Under the `fixed_budget` selection every
     step runs and the final weights are kept; under `validation` the weights with the lowest
     validation loss (checked after every pass over the training part) are kept, and training
     stops after `patience` passes without a better one.
@@ -165,18 +177,17 @@ class ClassifierTraining:
     batch_size: int = 8
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
-    steps: int = 0
+    steps: int | str = "auto"
     patience: int = 10
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"training.{name} must be >= 1, got {getattr(self, name)}")
-        if self.steps < 0:
-            raise ValueError(f"training.steps must be >= 0 (0 = the TS2Vec rule), got {self.steps}")
+        step_budget(self.steps, 0, "training")
 
     def budget(self, n_values: int) -> int:
-        return self.steps or default_steps(n_values)
+        return step_budget(self.steps, n_values, "training")
 
 
 @dataclass

@@ -39,7 +39,6 @@ from csft.tasks.classify import (
     GroupBatches,
     SealedSplits,
     csft_groups,
-    default_steps,
     equal_length_groups,
     fit_classifier,
     grid_width,
@@ -187,7 +186,7 @@ def run_csft(
     started = time.perf_counter()
     encoder = CSFTEncoder(config).to(resolve_device(job.device))
     pretraining = StepPretraining(**settings["pretraining"])
-    pretrain_budget = pretraining.steps or default_steps(n_values)
+    pretrain_budget = pretraining.budget(n_values)
     pretrain_steps(
         encoder,
         train,

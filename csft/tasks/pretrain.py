@@ -201,25 +201,30 @@ def pretrain(
 class StepPretraining:
     """Self-supervised pretraining for a budget of optimizer steps (the classification track).
 
-    `steps` 0 means TS2Vec's rule for the TRAIN set (csft.tasks.classify.default_steps).
+    `steps` "auto" means TS2Vec's rule for the TRAIN set (csft.tasks.classify.default_steps).
     AdamW at a constant learning rate, as TS2Vec trains; no validation: the labels-free loss
     says nothing about classification, and the budget is fixed in advance.
     """
 
-    steps: int = 0
+    steps: int | str = "auto"
     batch_size: int = 8
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
     ssl: SSLConfig = field(default_factory=SSLConfig)
 
     def __post_init__(self) -> None:
+        from csft.tasks.classify import step_budget
+
         if isinstance(self.ssl, dict):  # from YAML
             object.__setattr__(self, "ssl", SSLConfig(**self.ssl))
-        if self.steps < 0 or self.batch_size < 1:
-            raise ValueError(
-                f"pretraining.steps must be >= 0 (0 = the TS2Vec rule) and batch_size >= 1, "
-                f"got {self.steps} and {self.batch_size}"
-            )
+        step_budget(self.steps, 0, "pretraining")
+        if self.batch_size < 1:
+            raise ValueError(f"pretraining.batch_size must be >= 1, got {self.batch_size}")
+
+    def budget(self, n_values: int) -> int:
+        from csft.tasks.classify import step_budget
+
+        return step_budget(self.steps, n_values, "pretraining")
 
 
 def pretrain_steps(
