@@ -157,6 +157,8 @@ SELECTION_MEANINGS = {
     "run's seed; fitted on the rest.",
 }
 MISSING = "–"
+# Statistics of a method's TEST representation (the frozen H_L, TS2Vec's, the heads' inputs).
+FEATURE_COLUMNS = ["feature_pearson", "feature_spearman", "pca_fraction_80"]
 
 
 def summarize_classify(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -170,12 +172,14 @@ def summarize_classify(jobs: pd.DataFrame) -> pd.DataFrame:
     if len(repeated):
         raise ValueError(f"seeds reported twice:\n{repeated[CLASSIFY_KEYS + ['seed']]}")
     grouped = jobs.groupby(CLASSIFY_KEYS + CLASSIFY_DESCRIPTORS, sort=True, dropna=False)
+    features = {f"{column}_mean": (column, "mean") for column in FEATURE_COLUMNS if column in jobs}
     table = grouped.agg(
         n_seeds=("seed", "nunique"),
         accuracy_mean=("test_accuracy", "mean"),
         accuracy_sd=("test_accuracy", "std"),
         train_seconds_mean=("train_seconds", "mean"),
         test_seconds_mean=("test_seconds", "mean"),
+        **features,
     ).reset_index()
     clashes = table[table.duplicated(CLASSIFY_KEYS, keep=False)]
     if len(clashes):
@@ -381,6 +385,30 @@ def _length_policy_section(summary: pd.DataFrame) -> str:
     )
 
 
+def _feature_section(summary: pd.DataFrame) -> str:
+    """Per method, the mean over datasets of its TEST representation's feature statistics."""
+    columns = [f"{c}_mean" for c in FEATURE_COLUMNS if f"{c}_mean" in summary]
+    if not columns:
+        return ""
+    means = summary.groupby("method")[columns].mean().dropna(how="all")
+    if means.empty:
+        return ""
+    means = means.reindex([m for m in _ordered_methods(summary) if m in means.index])
+    table = means.map(lambda v: _number(v, ".3f"))
+    table.columns = ["mean abs Pearson", "mean abs Spearman", "PCs for 80% (fraction of dims)"][
+        : len(columns)
+    ]
+    return (
+        "## Feature statistics of the representations (TEST)\n\n"
+        "Mean over datasets of the statistics of each method's TEST representation (CSFT: H_L, "
+        "frozen for svm, fine-tuned for finetune; TS2Vec: its max-pooled representation; "
+        "PatchTST: its head's input). Lower correlation and a higher PCA fraction mean less "
+        "redundant features; neither says the features are useful (see the accuracy).\n\n"
+        + _markdown(table.rename_axis("method"))
+        + "\n"
+    )
+
+
 def classify_markdown(summary: pd.DataFrame, ranks: pd.DataFrame, wilcoxon: pd.DataFrame) -> str:
     """The human-readable UCR classification report: accuracy, time, tests, length policies."""
     sections = [
@@ -388,6 +416,7 @@ def classify_markdown(summary: pd.DataFrame, ranks: pd.DataFrame, wilcoxon: pd.D
         _accuracy_section(summary, ranks),
         _speed_section(summary),
         _wilcoxon_section(wilcoxon),
+        _feature_section(summary),
         _length_policy_section(summary),
     ]
     return "\n".join(sections)

@@ -217,3 +217,5 @@ def test_csft_reports_the_svm_c_it_chose_and_a_variant_its_own_name():
     assert svm["svm_C"] == "inf"  # 40 TRAIN series: fewer than 50, a hard margin
     assert (finetune["method"], svm["method"]) == ("csft_raw/finetune", "csft_raw/svm")
     assert svm["pretrain_steps"] == 6 and svm["classifier"] == "csft_raw"
+    for record in (finetune, svm):  # the TEST representation's feature statistics
+        assert 0 <= record["feature_pearson"] <= 1 and 0 < record["pca_fraction_80"] <= 1

@@ -47,6 +47,9 @@ def record(dataset: str, method: str, seed: int, accuracy: float, **extra) -> di
         "test_seconds": 0.5,
         "variable_length": policy == "common",
         "mlflow_run_id": f"{dataset}-{method}-{seed}",
+        "feature_pearson": 0.1 + 0.01 * seed,
+        "feature_spearman": 0.2,
+        "pca_fraction_80": 0.5,
     } | extra
 
 
@@ -118,6 +121,7 @@ def test_summary_has_one_row_per_dataset_and_method_sorted(jobs, summary):
         "dataset", "method", "model", "protocol", "length_policy", "selection", "variable_length",
         "n_seeds",
         "accuracy_mean", "accuracy_sd", "train_seconds_mean", "test_seconds_mean",
+        "feature_pearson_mean", "feature_spearman_mean", "pca_fraction_80_mean",
     ]  # fmt: skip
 
 
@@ -368,3 +372,15 @@ def test_classify_figures_script(tmp_path):
     run_script("classify_figures.py", tmp_path, output)
     assert (tmp_path / output["png"]).read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / output["pdf"]).read_bytes()[:4] == b"%PDF"
+
+
+def test_markdown_reports_each_methods_feature_statistics(summary):
+    markdown = tables.classify_markdown(
+        summary, tables.classify_ranks(summary), tables.classify_wilcoxon(summary)
+    )
+    rows = markdown_rows(markdown, "Feature statistics of the representations (TEST)")
+    assert rows[0] == ["method", "mean abs Pearson", "mean abs Spearman",
+                       "PCs for 80% (fraction of dims)"]  # fmt: skip
+    expected = summary.groupby("method").feature_pearson_mean.mean()
+    for row in rows[1:]:
+        assert row[1] == f"{expected[row[0]]:.3f}" and row[3] == "0.500"

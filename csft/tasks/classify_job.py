@@ -44,6 +44,7 @@ from csft.tasks.classify import (
     grid_width,
     plan_grids,
     predict_groups,
+    predict_logits,
     represent_groups,
     svm_on_features,
     to_length,
@@ -157,6 +158,35 @@ def _longest_train(splits: SealedSplits) -> int:
     return max(len(s) for s in _all_train(splits)[0])
 
 
+def feature_statistics(features: np.ndarray) -> dict[str, float]:
+    """The paper's feature statistics of a TEST representation (N, D), for the table beside
+    accuracy: mean |Pearson| and |Spearman| between dimensions, the fraction of dimensions
+    whose principal components hold 80% of the variance, and the count of constant ones."""
+    from csft.analysis import components_for_variance, feature_correlation
+
+    features = np.asarray(features, dtype=np.float64)
+    if len(features) < 3 or not (features.std(axis=0) > 0).any():
+        constant = int((features.std(axis=0) == 0).sum()) if len(features) else 0
+        nan = float("nan")
+        return {"feature_pearson": nan, "feature_spearman": nan, "pca_fraction_80": nan,
+                "feature_constant": constant}  # fmt: skip
+    correlation = feature_correlation(features)
+    return {
+        "feature_pearson": correlation["pearson"],
+        "feature_spearman": correlation["spearman"],
+        "pca_fraction_80": components_for_variance(features),
+        "feature_constant": correlation["n_constant"],
+    }
+
+
+def largest_width(features: list[np.ndarray]) -> np.ndarray:
+    """The TEST features of the most populated H_L width (widths differ across depths)."""
+    by_width: dict[int, list] = {}
+    for f in features:
+        by_width.setdefault(f.shape[1], []).append(f)
+    return max((np.concatenate(parts) for parts in by_width.values()), key=len)
+
+
 def describe_c(svms: dict) -> str:
     """The chosen C of each SVM, for the record: "inf", or "64: 100, 128: inf" per width."""
     values = {width: f"{svm.C:g}" for width, svm in sorted(svms.items())}
@@ -231,11 +261,11 @@ def run_csft(
     finetune_test = time.perf_counter() - started
     started = time.perf_counter()
     svm_pred = np.empty(len(test), dtype=np.int64)
-    for group, group_features in zip(
-        test_groups, represent_groups(encoder, test_groups, pretraining.batch_size), strict=True
-    ):
+    frozen = represent_groups(encoder, test_groups, pretraining.batch_size)
+    for group, group_features in zip(test_groups, frozen, strict=True):
         svm_pred[group.index] = svms[grid_width(group.x.shape[1], config)].predict(group_features)
     svm_test = time.perf_counter() - started
+    tuned = represent_groups(model.encoder, test_groups, pretraining.batch_size)
     common = {
         "pretrain_steps": pretrain_budget,
         "pretrain_seconds": pretrain_seconds,
@@ -248,9 +278,25 @@ def run_csft(
             finetuned,
             finetune_seconds,
             finetune_test,
-            {**common, "epochs_run": len(history), "steps_run": steps, "history": history},
+            {
+                **common,
+                "epochs_run": len(history),
+                "steps_run": steps,
+                "history": history,
+                **feature_statistics(largest_width(tuned)),
+            },
         ),
-        Scored("svm", svm_pred, svm_seconds, svm_test, {**common, "svm_C": describe_c(svms)}),
+        Scored(
+            "svm",
+            svm_pred,
+            svm_seconds,
+            svm_test,
+            {
+                **common,
+                "svm_C": describe_c(svms),
+                **feature_statistics(largest_width(frozen)),
+            },
+        ),
     ]
 
 
@@ -280,13 +326,26 @@ def run_patchtst(
     test = equal(splits.unseal())
     started = time.perf_counter()
     pred = predict_groups(model, test, training.batch_size).argmax(1).numpy()
+    test_seconds = time.perf_counter() - started
     extra = {
         "epochs_run": len(history),
         "steps_run": history[-1]["steps"],
         "history": history,
         "resampled_to": length,
+        **feature_statistics(patchtst_features(model, test[0].x, training.batch_size)),
     }
-    return [Scored("supervised", pred, train_seconds, time.perf_counter() - started, extra)]
+    return [Scored("supervised", pred, train_seconds, test_seconds, extra)]
+
+
+def patchtst_features(model: PatchTSTClassifier, x: torch.Tensor, batch_size: int) -> np.ndarray:
+    """What PatchTST's head sees (the last patch's embedding) for series x: (N, T) -> (N, d)."""
+    caught = []
+    handle = model.head.register_forward_hook(lambda module, args, out: caught.append(args[0]))
+    try:
+        predict_logits(model, x, batch_size)
+    finally:
+        handle.remove()
+    return torch.cat(caught).cpu().numpy()
 
 
 def run_ts2vec(
@@ -307,8 +366,13 @@ def run_ts2vec(
     train_seconds = time.perf_counter() - started
     test = splits.unseal()
     started = time.perf_counter()
-    pred = svm.predict(encode_series(model, test.series, config.batch_size))
-    extra = {"pretrain_steps": len(losses), "svm_C": f"{svm.C:g}"}
+    test_features = encode_series(model, test.series, config.batch_size)
+    pred = svm.predict(test_features)
+    extra = {
+        "pretrain_steps": len(losses),
+        "svm_C": f"{svm.C:g}",
+        **feature_statistics(test_features),
+    }
     return [Scored("svm", pred, train_seconds, time.perf_counter() - started, extra)]
 
 
