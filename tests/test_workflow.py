@@ -58,7 +58,8 @@ def test_figures_are_written_as_png_and_pdf(study):
 
 def test_ucr_datasets_are_prepared(study):
     summary = json.loads((study[0] / "results" / "data" / "ucr" / "Chinatown.json").read_text())
-    assert summary["n_train"] + summary["n_val"] == 20 and summary["n_test"] == 343
+    assert summary["n_train"] == 20 and summary["n_test"] == 343
+    assert summary["class_counts_train"] == [10, 10]
     variable = json.loads(
         (study[0] / "results" / "data" / "ucr" / "PickupGestureWiimoteZ.json").read_text()
     )
@@ -98,17 +99,15 @@ def test_mlflow_holds_one_complete_run_per_job(study):
         assert "config.yaml" in [a.path for a in client.list_artifacts(run.info.run_id)]
 
 
+FIXED_LENGTH_METHODS = ["csft/finetune", "csft/svm", "dtw_1nn", "minirocket", "patchtst", "ts2vec"]
+SELECTED = ["csft/finetune", "csft/svm", "patchtst"]  # the tiny study runs both selections
 CLASSIFY_METHODS = {
-    "Chinatown": ["csft/finetune", "csft/svm", "dtw_1nn", "minirocket", "patchtst"],
-    "PickupGestureWiimoteZ": [
-        "csft/finetune",
-        "csft/finetune/common",
-        "csft/svm",
-        "csft/svm/common",
-        "dtw_1nn",
-        "minirocket",
-        "patchtst",
-    ],
+    "Chinatown": sorted(FIXED_LENGTH_METHODS + [f"{m}/validation" for m in SELECTED]),
+    "PickupGestureWiimoteZ": sorted(
+        FIXED_LENGTH_METHODS
+        + [f"{m}/validation" for m in SELECTED]
+        + [f"csft/{p}/common{s}" for p in ("finetune", "svm") for s in ("", "/validation")]
+    ),
 }
 
 
@@ -174,6 +173,11 @@ def test_classification_table_has_every_method_on_every_dataset(study):
     policies = dict(zip(table.method, table.length_policy, strict=False))
     assert policies["csft/finetune/common"] == "common" and policies["dtw_1nn"] == "native"
     assert policies["patchtst"] == policies["minirocket"] == "resample"
+    assert policies["ts2vec"] == "native"
+    selections = dict(zip(table.method, table.selection, strict=False))
+    assert selections["patchtst/validation"] == "validation"
+    assert selections["ts2vec"] == selections["csft/svm"] == "fixed_budget"
+    assert table.pca_fraction_80_mean.notna().sum() >= len(table) - 2 * 2  # not DTW, MiniROCKET
     markdown = (results / "tables" / "classify.md").read_text()
     assert "0.961" in markdown and "mean rank" in markdown
     wilcoxon = pd.read_csv(results / "tables" / "classify_wilcoxon.csv")
@@ -194,6 +198,8 @@ def test_classification_runs_share_metric_keys_in_mlflow(study):
         assert any(tag.startswith("data.sha256.UCR/") for tag in run.data.tags)
         if run.data.tags["method"].startswith("csft"):  # both protocols carry the pretraining
             assert "pretrain_train_total" in run.data.metrics
+        if run.data.tags["protocol"] == "svm":  # the C each SVM chose is on record
+            assert run.data.tags["svm.C"] == "inf"  # TRAIN has fewer than 50 series here
 
 
 def test_claims_analyses_write_tables_figures_and_verdicts(study):
