@@ -306,7 +306,7 @@ def fit_ts2vec(
     series: Sequence[np.ndarray],
     config: TS2VecConfig,
     seed: int,
-    device: torch.device = CPU,
+    device: torch.device | str = CPU,
     on_step: Callable[[int, float], None] | None = None,
     *,
     length: int | None = None,
@@ -322,6 +322,7 @@ def fit_ts2vec(
         raise ValueError("every training series is entirely missing")
     if t < config.min_crop_length:
         raise ValueError(f"series of {t} steps are shorter than the shortest crop")
+    device = torch.device(device)
     rng = np.random.default_rng(seed)
     batch = min(config.batch_size, n)
     window = config.max_train_length
