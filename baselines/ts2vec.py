@@ -50,7 +50,7 @@ class TS2VecConfig:
     batch_size: int = 8
     max_train_length: int | None = 3000  # longer training series are split / windowed
     temporal_unit: int = 0  # temporal contrast from this pooling level on; crops >= 2^(unit+1)
-    steps: int = 0  # 0: the official rule, default_steps(training array size)
+    steps: int | str = "auto"  # "auto": the official rule, default_steps(training array size)
     alpha: float = 0.5  # weight of the instance contrast (1 - alpha: temporal)
     mask_p: float = 0.5  # probability that a time step is kept (official binomial p)
     repr_dropout: float = 0.1
@@ -62,11 +62,14 @@ class TS2VecConfig:
             ("batch_size", 1),
             ("depth", 0),
             ("temporal_unit", 0),
-            ("steps", 0),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.steps != "auto" and (
+            isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1
+        ):
+            raise ValueError(f"steps must be 'auto' or an integer >= 1, got {self.steps!r}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         shortest = self.min_crop_length
@@ -315,7 +318,7 @@ def fit_ts2vec(
     the loss of every step). `length`: the padded width (default the longest series; the
     official loader uses the file's). on_step(step, loss) is called after every step."""
     data = pad_series(series, length)  # (N, T, 1)
-    steps = config.steps or default_steps(data.size)
+    steps = default_steps(data.size) if config.steps == "auto" else config.steps
     data = training_array(data, config.max_train_length)  # (N', T', 1)
     n, t, _ = data.shape
     if n == 0:

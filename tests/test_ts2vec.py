@@ -42,7 +42,9 @@ def noise(*shape: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
+        ("steps", 0),
         ("steps", -1),
+        ("steps", "all"),
         ("batch_size", 0),
         ("hidden_dims", 0),
         ("output_dims", 0),
