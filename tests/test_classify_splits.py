@@ -245,3 +245,15 @@ def test_plan_grids_moves_a_grid_missing_classes_to_the_nearest_complete_one():
     }  # fmt: skip
     one_class_each = np.array([0] * 4 + [1] * 4 + [0] * 2 + [1] * 4)
     assert set(plan_grids(series, one_class_each, config, "per_interval").values()) == {512}
+
+
+def test_file_width_tells_the_longest_series_without_opening_test(chinatown):
+    import dataclasses
+
+    from csft.data.ucr import UCRSplit
+
+    longer = UCRSplit([np.zeros(30, np.float32)] + chinatown.test.series[1:], chinatown.test.labels)
+    splits = seal(dataclasses.replace(chinatown, test=longer), "fixed_budget", 0.2, seed=0)
+    assert splits.file_width() == 30  # TEST's longest series; TRAIN's are 24 long
+    with pytest.raises(SealedTestError):
+        splits.test()

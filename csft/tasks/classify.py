@@ -50,6 +50,11 @@ class SealedSplits:
             )
         return self._test
 
+    def file_width(self) -> int:
+        """The longest series of TRAIN and TEST: the width of the archive's files (their NaN
+        end-padding), layout that is public before any model runs; no TEST value or label."""
+        return max(len(s) for s in self.train.series + self.val.series + self._test.series)
+
     def unseal(self) -> UCRSplit:
         """Open TEST for the single final evaluation; a second call is an error."""
         if not self._sealed:

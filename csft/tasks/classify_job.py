@@ -357,16 +357,20 @@ def run_ts2vec(
 
     config = TS2VecConfig(**{k: v for k, v in settings.items() if k != "threads"})
     series, labels = _all_train(splits)
+    # One padded width for TRAIN and TEST, the archive file's, as the official loader keeps it:
+    # the max-pool covers padded steps, so a width per split would shift one against the other.
+    width = splits.file_width()
     started = time.perf_counter()
-    model, losses = fit_ts2vec(series, config, job.seed, resolve_device(job.device))
+    model, losses = fit_ts2vec(series, config, job.seed, resolve_device(job.device), length=width)
     every = max(1, len(losses) // 50)
     for step in range(0, len(losses), every):
         log_metrics({"pretrain_loss": losses[step]}, step + 1)
-    svm = svm_on_features(encode_series(model, series, config.batch_size), labels)
+    features = encode_series(model, series, config.batch_size, length=width)
+    svm = svm_on_features(features, labels)
     train_seconds = time.perf_counter() - started
     test = splits.unseal()
     started = time.perf_counter()
-    test_features = encode_series(model, test.series, config.batch_size)
+    test_features = encode_series(model, test.series, config.batch_size, length=width)
     pred = svm.predict(test_features)
     extra = {
         "pretrain_steps": len(losses),
