@@ -219,3 +219,11 @@ def test_csft_reports_the_svm_c_it_chose_and_a_variant_its_own_name():
     assert svm["pretrain_steps"] == 6 and svm["classifier"] == "csft_raw"
     for record in (finetune, svm):  # the TEST representation's feature statistics
         assert 0 <= record["feature_pearson"] <= 1 and 0 < record["pca_fraction_80"] <= 1
+
+
+def test_feature_statistics_flag_a_collapsed_representation():
+    collapsed = classify_job.feature_statistics(np.ones((10, 4)))
+    assert collapsed["feature_constant"] == 4 and np.isnan(collapsed["feature_pearson"])
+    rng = np.random.default_rng(0)
+    isotropic = classify_job.feature_statistics(rng.normal(size=(500, 8)))
+    assert isotropic["feature_pearson"] < 0.1 and isotropic["pca_fraction_80"] >= 0.75
