@@ -107,6 +107,25 @@ def evaluate(
     return {key: value / counts[key] for key, value in sums.items()}
 
 
+def ssl_step(
+    encoder: CSFTEncoder,
+    decoders: ReconstructionDecoders,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    ssl: SSLConfig,
+    where: str,
+) -> dict[str, float]:
+    """One optimizer step of the SSL loss on a batch x: (B, T, C); its terms. A non-finite loss
+    is an error naming `where` (the epoch or step), before any weight changes."""
+    optimizer.zero_grad()
+    loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device_of(encoder))), ssl)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"pretraining loss became {loss.item()} {where}")
+    loss.backward()
+    optimizer.step()
+    return terms
+
+
 def pretrain(
     encoder: CSFTEncoder,
     train_windows: Dataset,
@@ -158,13 +177,7 @@ def pretrain(
         if config.max_batches_per_epoch:  # the shuffled loader stops early: a seeded subset
             epoch_batches = itertools.islice(train_loader, config.max_batches_per_epoch)
         for x, _ in epoch_batches:  # x: (B, T, C)
-            optimizer.zero_grad()
-            loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device)), config.ssl)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"pretraining loss became {loss.item()} in epoch {epoch}")
-            loss.backward()
-            optimizer.step()
-            rows.append(terms)
+            rows.append(ssl_step(encoder, decoders, optimizer, x, config.ssl, f"in epoch {epoch}"))
         if val_windows is None:
             val = {}
         else:
@@ -253,13 +266,7 @@ def pretrain_steps(
         for x, _ in batches(data, config.batch_size, True, generator):  # x: (B, T, C)
             if done == steps:
                 break
-            optimizer.zero_grad()
-            loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device)), config.ssl)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"pretraining loss became {loss.item()} at step {done}")
-            loss.backward()
-            optimizer.step()
-            rows.append(terms)
+            rows.append(ssl_step(encoder, decoders, optimizer, x, config.ssl, f"at step {done}"))
             done += 1
         if not rows:
             raise ValueError("pretraining data gave no batch")
