@@ -195,9 +195,10 @@ def build_patchtst(official: str | None = None, **setting) -> torch.nn.Module:
     `Model`, for one setting (PATCHTST_ETTH1's keys). Call with `official` only in a process of
     its own (`run_isolated`): it puts that folder on sys.path."""
     if official is None:
-        from baselines.patchtst import PatchTST, PatchTSTConfig
+        from csft.registry import model_class
 
-        return PatchTST(PatchTSTConfig(**setting))
+        patchtst = model_class("patchtst")
+        return patchtst(patchtst.Config(**setting))
     folder = Path(official).resolve()
     if not (folder / "models" / "PatchTST.py").is_file():
         raise FileNotFoundError(f"{folder} has no models/PatchTST.py (want PatchTST_supervised/)")

@@ -18,6 +18,22 @@ MODELS: dict[str, str] = {
 }
 
 
+# What the classification job builds beyond a forecaster: "module:Attribute", or a module.
+CLASSIFIER_PARTS: dict[str, str] = {
+    "patchtst": "baselines.patchtst:PatchTSTClassifier",
+    "ts2vec": "baselines.ts2vec",  # TS2VecConfig, fit_ts2vec, encode_series
+}
+
+
+def classifier_part(name: str):
+    """The classifier class (or module) registered under `name` in CLASSIFIER_PARTS."""
+    if name not in CLASSIFIER_PARTS:
+        raise KeyError(f"no classifier part {name!r}; registered: {', '.join(CLASSIFIER_PARTS)}")
+    module_name, _, attribute = CLASSIFIER_PARTS[name].partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module
+
+
 def model_class(name: str) -> type[nn.Module]:
     """The class registered under `name`; unknown names list the valid ones."""
     if name not in MODELS:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from baselines.patchtst import PatchTSTClassifier, PatchTSTConfig
 from csft.device import device_of, resolve_device
 from csft.model import CSFTClassifier, CSFTConfig, CSFTEncoder
+from csft.registry import classifier_part, model_class
 from csft.seeding import seed_everything
 from csft.tasks.classify import (
     SELECTIONS,
@@ -313,8 +313,11 @@ def run_patchtst(
         return equal_length_groups(x, torch.as_tensor(split.labels))
 
     started = time.perf_counter()
-    config = PatchTSTConfig(lookback=length, horizon=1, n_channels=1, **settings["architecture"])
-    model = PatchTSTClassifier(config, splits.n_classes).to(resolve_device(job.device))
+    architecture = settings["architecture"]
+    config = model_class("patchtst").Config(
+        lookback=length, horizon=1, n_channels=1, **architecture
+    )
+    model = classifier_part("patchtst")(config, splits.n_classes).to(resolve_device(job.device))
     training = ClassifierTraining(**settings["training"])
     steps = training.budget(train_values(splits.train.series))
     history = fit_classifier(
@@ -337,7 +340,7 @@ def run_patchtst(
     return [Scored("supervised", pred, train_seconds, test_seconds, extra)]
 
 
-def patchtst_features(model: PatchTSTClassifier, x: torch.Tensor, batch_size: int) -> np.ndarray:
+def patchtst_features(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> np.ndarray:
     """What PatchTST's head sees (the last patch's embedding) for series x: (N, T) -> (N, d)."""
     caught = []
     handle = model.head.register_forward_hook(lambda module, args, out: caught.append(args[0]))
@@ -353,24 +356,24 @@ def run_ts2vec(
 ) -> list[Scored]:
     """TS2Vec (our implementation) on all of TRAIN, then the SVM protocol on its max-pooled
     representation; series at their own lengths."""
-    from baselines.ts2vec import TS2VecConfig, encode_series, fit_ts2vec
-
-    config = TS2VecConfig(**{k: v for k, v in settings.items() if k != "threads"})
+    ts2vec = classifier_part("ts2vec")
+    config = ts2vec.TS2VecConfig(**{k: v for k, v in settings.items() if k != "threads"})
     series, labels = _all_train(splits)
     # One padded width for TRAIN and TEST, the archive file's, as the official loader keeps it:
     # the max-pool covers padded steps, so a width per split would shift one against the other.
     width = splits.file_width()
     started = time.perf_counter()
-    model, losses = fit_ts2vec(series, config, job.seed, resolve_device(job.device), length=width)
+    device = resolve_device(job.device)
+    model, losses = ts2vec.fit_ts2vec(series, config, job.seed, device, length=width)
     every = max(1, len(losses) // 50)
     for step in range(0, len(losses), every):
         log_metrics({"pretrain_loss": losses[step]}, step + 1)
-    features = encode_series(model, series, config.batch_size, length=width)
+    features = ts2vec.encode_series(model, series, config.batch_size, length=width)
     svm = svm_on_features(features, labels)
     train_seconds = time.perf_counter() - started
     test = splits.unseal()
     started = time.perf_counter()
-    test_features = encode_series(model, test.series, config.batch_size, length=width)
+    test_features = ts2vec.encode_series(model, test.series, config.batch_size, length=width)
     pred = svm.predict(test_features)
     extra = {
         "pretrain_steps": len(losses),
