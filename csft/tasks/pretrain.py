@@ -24,6 +24,7 @@ from csft.checkpoint import Checkpoint, resume_loop, save_loop
 from csft.device import device_of
 from csft.model import CSFTEncoder
 from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
+from csft.tasks.classify import step_budget
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +227,6 @@ class StepPretraining:
     ssl: SSLConfig = field(default_factory=SSLConfig)
 
     def __post_init__(self) -> None:
-        from csft.tasks.classify import step_budget
-
         if isinstance(self.ssl, dict):  # from YAML
             object.__setattr__(self, "ssl", SSLConfig(**self.ssl))
         step_budget(self.steps, 0, "pretraining")
@@ -235,8 +234,6 @@ class StepPretraining:
             raise ValueError(f"pretraining.batch_size must be >= 1, got {self.batch_size}")
 
     def budget(self, n_values: int) -> int:
-        from csft.tasks.classify import step_budget
-
         return step_budget(self.steps, n_values, "pretraining")
 
 
