@@ -166,3 +166,58 @@ def components_for_variance(features: np.ndarray, threshold: float = 0.8) -> flo
     curve = explained_variance_curve(features)
     needed = int(np.searchsorted(curve, threshold - 1e-12) + 1)
     return needed / np.asarray(features).shape[1]
+
+
+# ------------------------------------------------------------------ representation health
+# Feature metrics cannot tell a good representation from a collapsed one (every series mapped to
+# nearly one vector): constant-plus-noise features look perfectly "independent". These numbers go
+# beside every feature claim, and a collapsed representation is not judged.
+
+DEAD_TOLERANCE = 1e-6  # a dimension is dead when its sd across series is below this x the rms
+COLLAPSE_COSINE = 0.95  # mean cosine between different series above this: one shared direction
+
+
+def effective_rank(features: np.ndarray) -> float:
+    """exp of the entropy of the normalised singular values of the centered features (Roy and
+    Vetterli 2007): ~D for isotropic features, 1 for rank one, 0 when nothing varies."""
+    centered = np.asarray(features, dtype=np.float64)
+    centered = centered - centered.mean(axis=0)
+    singular = np.linalg.svd(centered, compute_uv=False)
+    if singular.sum() <= np.finfo(np.float64).tiny:
+        return 0.0
+    p = singular / singular.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def mean_between_cosine(features: np.ndarray, max_series: int = 2000) -> float:
+    """Mean cosine similarity between *different* series (the diagonal left out); raw, not
+    centered: near 1 when one shared component dominates every series. At most `max_series`
+    rows (the first ones) keep it O(max_series^2)."""
+    rows = np.asarray(features, dtype=np.float64)[:max_series]
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    unit = rows / np.where(norms > 0, norms, 1.0)
+    cosine = unit @ unit.T
+    n = len(rows)
+    return float((cosine.sum() - np.trace(cosine)) / (n * (n - 1)))
+
+
+def representation_health(features: np.ndarray) -> dict[str, float | int | bool]:
+    """Dead dimensions, effective rank and between-series cosine of (N >= 3, D) features, and
+    whether they read as collapsed (between-series cosine >= COLLAPSE_COSINE, or effective
+    rank below 1.5, or every dimension dead)."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[0] < 3:
+        raise ValueError(f"features must be (N >= 3, D), got shape {features.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError("features contain NaN or infinite values")
+    rms = float(np.sqrt((features**2).mean()))
+    dead = int((features.std(axis=0) <= DEAD_TOLERANCE * max(rms, 1e-12)).sum())
+    rank, cosine = effective_rank(features), mean_between_cosine(features)
+    return {
+        "dead_dimensions": dead,
+        "dimensions": int(features.shape[1]),
+        "effective_rank": rank,
+        "between_cosine": cosine,
+        "collapsed": bool(cosine >= COLLAPSE_COSINE or rank < 1.5 or dead == features.shape[1]),
+    }

@@ -158,7 +158,13 @@ SELECTION_MEANINGS = {
 }
 MISSING = "–"
 # Statistics of a method's TEST representation (the frozen H_L, TS2Vec's, the heads' inputs).
-FEATURE_COLUMNS = ["feature_pearson", "feature_spearman", "pca_fraction_80"]
+FEATURE_COLUMNS = {  # column -> its heading in classify.md
+    "feature_pearson": "mean abs Pearson",
+    "feature_spearman": "mean abs Spearman",
+    "pca_fraction_80": "PCs for 80% (fraction of dims)",
+    "feature_effective_rank": "effective rank",
+    "feature_between_cosine": "between-series cosine",
+}
 
 
 def summarize_classify(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -395,15 +401,15 @@ def _feature_section(summary: pd.DataFrame) -> str:
         return ""
     means = means.reindex([m for m in _ordered_methods(summary) if m in means.index])
     table = means.map(lambda v: _number(v, ".3f"))
-    table.columns = ["mean abs Pearson", "mean abs Spearman", "PCs for 80% (fraction of dims)"][
-        : len(columns)
-    ]
+    table.columns = [FEATURE_COLUMNS[c.removesuffix("_mean")] for c in columns]
     return (
         "## Feature statistics of the representations (TEST)\n\n"
         "Mean over datasets of the statistics of each method's TEST representation (CSFT: H_L, "
         "frozen for svm, fine-tuned for finetune; TS2Vec: its max-pooled representation; "
         "PatchTST: its head's input). Lower correlation and a higher PCA fraction mean less "
-        "redundant features; neither says the features are useful (see the accuracy).\n\n"
+        "redundant features; neither says the features are useful (see the accuracy). Effective "
+        "rank (of the centered features) and the mean cosine between different series show "
+        "collapse (rank near 1, cosine near 1), which the other two cannot.\n\n"
         + _markdown(table.rename_axis("method"))
         + "\n"
     )

@@ -1,12 +1,15 @@
-"""The claims aggregation: ablation verdicts and the paper-vs-ours table on synthetic results."""
+"""The claims table on synthetic results whose verdict is known: coverage decides whether a
+verdict is computed, paired intervals decide directions, and collapse is never judged good."""
 
 import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from csft import claims
+from csft import analysis_jobs, claims, verdicts
+
+HORIZONS = (96, 192, 336, 720)
+SEEDS = (1, 2, 3)
 
 
 def analysis_job(root, variant, horizon, seed, mse, features):
@@ -24,96 +27,181 @@ def analysis_job(root, variant, horizon, seed, mse, features):
     return folder / "metrics.json"
 
 
-@pytest.fixture
-def jobs(tmp_path):
-    rng = np.random.default_rng(0)
-    independent = rng.standard_normal((400, 16))
-    redundant = np.repeat(rng.standard_normal((400, 1)), 16, axis=1) + 0.01 * rng.standard_normal(
-        (400, 16)
-    )
+def independent(seed):
+    return np.random.default_rng(seed).standard_normal((300, 16))
+
+
+def redundant(seed):
+    """Sixteen dimensions mixed from four sources: correlated, but not collapsed."""
+    rng = np.random.default_rng(100 + seed)
+    return rng.standard_normal((300, 4)) @ rng.standard_normal((4, 16))
+
+
+def collapsed(seed):
+    """One shared vector plus small noise: 'independent' by correlation, yet collapsed."""
+    rng = np.random.default_rng(200 + seed)
+    return 5.0 + rng.standard_normal(16) + 1e-3 * rng.standard_normal((300, 16))
+
+
+def make_jobs(root, horizons=HORIZONS, seeds=SEEDS, csft_features=independent, attention=0.30):
     paths = []
-    for seed in (1, 2):
-        for horizon, (attention, residual) in {96: (0.30, 0.35), 192: (0.40, 0.38)}.items():
-            paths.append(analysis_job(tmp_path, "csft", horizon, seed, attention + seed / 100,
-                                      independent))  # fmt: skip
-            paths.append(analysis_job(tmp_path, "csft_residual", horizon, seed, residual,
-                                      independent))  # fmt: skip
-            paths.append(analysis_job(tmp_path, "patchtst", horizon, seed, 0.33, redundant))
+    for seed in seeds:
+        for h in horizons:
+            noise = seed / 1000 + h / 1e5
+            paths.append(
+                analysis_job(root, "csft", h, seed, attention + noise, csft_features(seed))
+            )
+            paths.append(
+                analysis_job(root, "csft_residual", h, seed, 0.35 + noise, independent(seed))
+            )
+            paths.append(analysis_job(root, "patchtst", h, seed, 0.33, redundant(seed)))
     fusions = {"csft": "cross_attention", "csft_residual": "residual"}
-    return claims.read_analysis_jobs(paths, fusions).jobs
+    return analysis_jobs.read_analysis_jobs(paths, fusions).jobs
 
 
-def test_summary_has_one_row_per_variant_and_horizon_with_sd_over_seeds(jobs):
-    summary = claims.summarize_analysis(jobs)
-    assert len(summary) == 6 and (summary.n_seeds == 2).all()
-    row = summary[(summary.variant == "csft") & (summary.horizon == 96)].iloc[0]
-    assert row.test_mse_mean == pytest.approx(0.315) and row.test_mse_std == pytest.approx(
-        np.std([0.31, 0.32], ddof=1)
-    )
-    # Independent features: correlation near 0 and most components; copies: 1 and one component.
+def forecast_cells(sets, horizons, seeds=3, track="uf", mse=0.41):
+    rows = [{"model": "csft", "track": track, "dataset": d, "horizon": h, "lookback": t,
+             "test_mse_mean": mse, "test_mae_mean": 0.42, "n_seeds": seeds}
+            for d in sets for h in horizons for t in (512, 768)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def lengths_verdict(seeds=(1, 2, 3), status="supported", collapsed=False):
+    interval = {"mean": 0.4, "low": 0.3, "high": 0.5, "n": 64}
+    return {
+        "status": status, "seeds": list(seeds), "n_series": 64,
+        "lengths": [512, 1023, 1024, 2047, 2048],
+        "centered": {"within_mean": 0.6, "across_mean": 0.2, "baseline_mean": 0.0,
+                     "within_minus_across": interval, "within_minus_baseline": interval},
+        "raw": {"within_mean": 0.99, "across_mean": 0.9},
+        "control": {"within_mean": 0.3, "across_mean": 0.1, "baseline_mean": 0.0,
+                    "within_minus_across": interval},
+        "health": {"dead_dimensions": 0, "dimensions": 64, "effective_rank": 1.2 if collapsed
+                   else 20.0, "between_cosine": 0.99 if collapsed else 0.1,
+                   "collapsed": collapsed},
+    }  # fmt: skip
+
+
+def by_claim(table):
+    return table.set_index("claim")
+
+
+def test_summary_has_health_beside_feature_statistics(tmp_path):
+    jobs = make_jobs(tmp_path, horizons=(96,), seeds=(1, 2))
+    summary = analysis_jobs.summarize_analysis(jobs)
+    assert len(summary) == 3 and (summary.n_seeds == 2).all()
+    row = summary[summary.variant == "csft"].iloc[0]
+    assert row.effective_rank_mean > 12 and row.collapsed_mean == 0
     patch = summary[summary.variant == "patchtst"].iloc[0]
-    assert row.feature_pearson_mean < 0.1 and patch.feature_pearson_mean > 0.9
-    assert row.pca_fraction_80_mean > 0.6 and patch.pca_fraction_80_mean == pytest.approx(1 / 16)
+    assert patch.feature_pearson_mean > row.feature_pearson_mean
+    assert patch.effective_rank_mean < 4.5  # four sources
+    features = analysis_jobs.features_markdown(jobs)
+    assert "effective rank" in features and "Pearson 0.31, Spearman 0.24, 63%" in features
 
 
-def test_ablation_verdict_counts_horizons_where_attention_wins(jobs):
-    verdict = claims.ablation_verdict(claims.summarize_analysis(jobs))
-    assert verdict["verdict"] == "mixed" and (verdict["wins"], verdict["horizons"]) == (1, 2)
-    assert "H=96: -10.0%" in verdict["text"]
+def test_complete_evidence_gets_computed_verdicts(tmp_path):
+    table = by_claim(claims.claims_table(None, None, make_jobs(tmp_path), None, "check"))
+    pearson = table.loc["feature pearson: CSFT lower than every baseline"]
+    assert pearson.verdict == "supported" and pearson.paper == "0.31"
+    assert pearson.evidence == "4 of 4 cells, 3 seeds, budget check"
+    assert "vs patchtst: -" in pearson.effect and "eff. rank" in pearson.health
+    assert table.loc["feature pca_fraction_80: CSFT higher than every baseline"].verdict == (
+        "supported"
+    )
+    ablation = table.loc["cross-scale attention beats residual fusion (ablation, test MSE)"]
+    assert ablation.verdict == "supported" and "n=12" in ablation.effect
 
 
-def test_claims_table_puts_paper_beside_ours_with_computed_verdicts(jobs):
-    summary = claims.summarize_analysis(jobs)
-    forecast = pd.DataFrame(
-        {"model": ["csft"] * 2, "track": ["main"] * 2, "test_mse_mean": [0.40, 0.50],
-         "test_mae_mean": [0.41, 0.42]}
+def test_a_collapsed_representation_is_not_judged_feature_independent(tmp_path):
+    jobs = make_jobs(tmp_path, csft_features=collapsed)
+    csft = jobs[jobs.variant == "csft"]
+    assert (csft.feature_pearson < 0.05).all()  # the old metric alone would say "independent"
+    table = by_claim(claims.claims_table(None, None, jobs, None, "check"))
+    for claim in ("pearson: CSFT lower", "spearman: CSFT lower", "pca_fraction_80: CSFT higher"):
+        row = table.loc[f"feature {claim} than every baseline"]
+        assert row.verdict.startswith("not judged: collapsed representation (csft")
+        assert "collapsed 12/12" in row.health
+
+
+def test_one_cell_of_sixteen_is_insufficient_evidence():
+    table = by_claim(
+        claims.claims_table(forecast_cells(["ETTh1"], [96]), None, None, None, "quick")
+    )
+    mse = table.loc["ETT forecasting MSE-uf (range over sets x horizons)"]
+    assert (
+        mse.verdict == "insufficient evidence (1 of 16 cells, 3 seeds, budget quick; cells missing)"
+    )
+    assert mse.ours == "0.410-0.410 over 1 cells"  # the partial numbers stay
+
+
+def test_every_cell_with_three_seeds_is_judged_and_the_main_track_has_no_paper_number():
+    forecast = pd.concat(
+        [
+            forecast_cells(claims.ETT_SETS, HORIZONS),
+            forecast_cells(["ETTh1"], [96], track="main", mse=0.39),
+        ]
+    )
+    table = by_claim(claims.claims_table(forecast, None, None, None, "full"))
+    assert table.loc["ETT forecasting MSE-uf (range over sets x horizons)"].verdict == "supported"
+    main = table.loc["ETT forecasting, main track (one look-back)"]
+    assert main.verdict == "no published number" and main.paper.startswith("none")
+    two_seeds = forecast_cells(claims.ETT_SETS, HORIZONS, seeds=2)
+    verdict = by_claim(claims.claims_table(two_seeds, None, None, None, "full")).iloc[0].verdict
+    assert verdict.startswith("insufficient evidence (16 of 16 cells, 2 seeds")
+
+
+def test_too_few_seeds_or_horizons_leave_features_and_ablation_unjudged(tmp_path):
+    table = by_claim(claims.claims_table(None, None, make_jobs(tmp_path, horizons=(96,)), None))
+    for row in table.itertuples():
+        assert row.verdict.startswith("insufficient evidence (1 of 4 cells, 3 seeds"), row
+
+
+def test_ucr_claim_spans_the_archive():
+    classify = pd.DataFrame(
+        {"method": ["csft/finetune"] * 2, "dataset": ["GunPoint", "CBF"],
+         "accuracy_mean": [0.9, 0.8], "n_seeds": [3, 3]}
     )  # fmt: skip
-    classify = pd.DataFrame({"method": ["csft/finetune"] * 2, "accuracy_mean": [0.9, 0.8]})
-    lengths = {"within_mean": 0.9, "across_mean": 0.7, "difference": 0.2, "status": "supported"}
-    lengths["control_difference"] = 0.15
-    table = claims.claims_table(forecast, classify, summary, lengths).set_index("claim")
-    mse = table.loc["ETT forecasting MSE (range over sets x horizons)"]
-    assert mse.paper == "0.390-0.440" and mse.verdict == "mixed"  # one inside, one above
-    mae = table.loc["ETT forecasting MAE (range over sets x horizons)"]
-    assert mae.verdict == "supported"
-    ucr = table.loc["UCR accuracy (csft/finetune, mean over 2 sets)"]
-    assert ucr.ours == "0.850 ± 0.071" and ucr.verdict == "not supported"
-    assert ucr.delta == f"{0.85 - 0.961:+.3f}"
-    pearson = table.loc["feature pearson (CSFT, H=96) (lower than baselines)"]
-    assert pearson.paper == "0.31" and pearson.verdict == "supported"
-    assert table.loc["cross-scale attention beats residual fusion (ablation)"].verdict == "mixed"
-    boundary = table.loc["lengths in one log2 interval share a feature space (boundary lengths)"]
-    assert boundary.verdict == "supported"
-    assert boundary.delta == "+0.200 (untrained control +0.150; learned +0.050)"
-    assert "never substituted" in claims.claims_markdown(table.reset_index())
+    row = by_claim(claims.claims_table(None, classify, None, None, "check")).iloc[0]
+    assert row.ours == "0.850 ± 0.071 over 2 sets"
+    assert row.verdict.startswith("insufficient evidence (2 of 128 cells, 3 seeds")
+    assert row.effect == f"{0.85 - 0.961:+.3f} from the range"
 
 
-def test_markdowns_name_the_paper_numbers_beside_ours(jobs):
-    summary = claims.summarize_analysis(jobs)
-    features = claims.features_markdown(summary)
-    assert "Pearson 0.31, Spearman 0.24, 63%" in features
-    ablation = claims.ablation_markdown(summary)
-    assert "cross_attention" in ablation and "residual" in ablation and "Verdict" in ablation
+def test_boundary_claim_needs_three_seeds_and_a_healthy_representation():
+    name = "lengths in one log2 interval share a feature space (boundary lengths)"
+    one_seed = by_claim(claims.claims_table(None, None, None, lengths_verdict(seeds=[1])))
+    assert one_seed.loc[name].verdict.startswith("insufficient evidence (5 of 5 cells, 1 seed,")
+    assert by_claim(claims.claims_table(None, None, None, lengths_verdict())).loc[name].verdict == (
+        "supported"
+    )
+    sick = by_claim(claims.claims_table(None, None, None, lengths_verdict(collapsed=True)))
+    assert sick.loc[name].verdict == "not judged: collapsed representation"
 
 
-def test_claim_figures_have_labelled_axes_and_one_series_per_fusion_or_model(jobs):
+def test_markdown_links_each_verdict_to_its_figure_and_says_it_in_words(tmp_path):
+    table = claims.claims_table(None, None, make_jobs(tmp_path), lengths_verdict(), "check")
+    text = claims.claims_markdown(table)
+    assert "[supported](../figures/pca_curves.png)" in text
+    assert "[supported](../figures/boundary_lengths.png)" in text
+    assert "## In words" in text and "never substituted" in text
+    assert text.count("\n- **") == len(table)
+
+
+def test_ablation_with_four_pairs_cannot_claim_a_direction(tmp_path):
+    jobs = make_jobs(tmp_path, horizons=(96, 192), seeds=(1, 2))
+    comparison = analysis_jobs.ablation_comparison(jobs)
+    assert comparison["n"] == 4 and comparison["high"] < 0  # every pair favours attention
+    assert comparison["verdict"].startswith(verdicts.NO_DIFFERENCE)  # Wilcoxon p = 0.125
+    assert "Wilcoxon" in analysis_jobs.ablation_markdown(jobs)
+
+
+def test_claim_figures_have_labelled_axes_and_one_series_per_fusion_or_model(tmp_path):
     from csft import plots
 
-    summary = claims.summarize_analysis(jobs)
+    jobs = make_jobs(tmp_path, horizons=(96,), seeds=(1, 2))
+    summary = analysis_jobs.summarize_analysis(jobs)
     bars = plots.ablation_mse(summary).axes[0]
     assert bars.get_ylabel() == "test MSE (normalized)"
     assert [t.get_text() for t in bars.get_legend().get_texts()] == ["cross attention", "residual"]
-    histories = pd.DataFrame(
-        {"fusion": ["cross_attention"] * 2 + ["residual"] * 2, "epoch": [1, 2, 1, 2],
-         "grad_ratio_l1": [0.5, 0.4, 0.6, 0.5], "grad_ratio_l2": [0.2, 0.1, 0.3, 0.2]}
-    )  # fmt: skip
-    ratios = plots.gradient_ratios(histories)
-    assert len(ratios.axes) == 2 and all(len(ax.lines) == 2 for ax in ratios.axes)
     entropy = plots.attention_entropy(jobs[jobs.fusion == "cross_attention"]).axes[0]
     assert entropy.get_ylabel() == "entropy / log(P_{l-1})" and len(entropy.patches) == 1
-    curves = pd.DataFrame(
-        {"variant": ["csft"] * 4, "seed": [1, 1, 2, 2], "fraction": [0.5, 1.0, 0.5, 1.0],
-         "cumulative": [0.7, 1.0, 0.8, 1.0]}
-    )  # fmt: skip
-    pca = plots.pca_curves(curves, 0.63).axes[0]
-    assert pca.get_xlabel() == "fraction of principal components" and len(pca.lines) == 3

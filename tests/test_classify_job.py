@@ -227,3 +227,10 @@ def test_feature_statistics_flag_a_collapsed_representation():
     rng = np.random.default_rng(0)
     isotropic = classify_job.feature_statistics(rng.normal(size=(500, 8)))
     assert isotropic["feature_pearson"] < 0.1 and isotropic["pca_fraction_80"] >= 0.75
+    assert (
+        isotropic["feature_effective_rank"] > 7 and abs(isotropic["feature_between_cosine"]) < 0.1
+    )
+    # A shared vector plus noise passes the correlation statistics; its health does not.
+    shared = 3.0 + rng.normal(size=8) + 1e-3 * rng.normal(size=(500, 8))
+    noisy = classify_job.feature_statistics(shared)
+    assert noisy["feature_pearson"] < 0.1 and noisy["feature_between_cosine"] > 0.99

@@ -50,6 +50,8 @@ def record(dataset: str, method: str, seed: int, accuracy: float, **extra) -> di
         "feature_pearson": 0.1 + 0.01 * seed,
         "feature_spearman": 0.2,
         "pca_fraction_80": 0.5,
+        "feature_effective_rank": 4.0,
+        "feature_between_cosine": 0.25,
     } | extra
 
 
@@ -122,6 +124,7 @@ def test_summary_has_one_row_per_dataset_and_method_sorted(jobs, summary):
         "n_seeds",
         "accuracy_mean", "accuracy_sd", "train_seconds_mean", "test_seconds_mean",
         "feature_pearson_mean", "feature_spearman_mean", "pca_fraction_80_mean",
+        "feature_effective_rank_mean", "feature_between_cosine_mean",
     ]  # fmt: skip
 
 
@@ -380,7 +383,8 @@ def test_markdown_reports_each_methods_feature_statistics(summary):
     )
     rows = markdown_rows(markdown, "Feature statistics of the representations (TEST)")
     assert rows[0] == ["method", "mean abs Pearson", "mean abs Spearman",
-                       "PCs for 80% (fraction of dims)"]  # fmt: skip
+                       "PCs for 80% (fraction of dims)", "effective rank",
+                       "between-series cosine"]  # fmt: skip
     expected = summary.groupby("method").feature_pearson_mean.mean()
     for row in rows[1:]:
-        assert row[1] == f"{expected[row[0]]:.3f}" and row[3] == "0.500"
+        assert row[1] == f"{expected[row[0]]:.3f}" and row[3] == "0.500" and row[5] == "0.250"

@@ -161,21 +161,26 @@ def _longest_train(splits: SealedSplits) -> int:
 def feature_statistics(features: np.ndarray) -> dict[str, float]:
     """The paper's feature statistics of a TEST representation (N, D), for the table beside
     accuracy: mean |Pearson| and |Spearman| between dimensions, the fraction of dimensions
-    whose principal components hold 80% of the variance, and the count of constant ones."""
-    from csft.analysis import components_for_variance, feature_correlation
+    whose principal components hold 80% of the variance, the count of constant ones, and its
+    health (effective rank, between-series cosine: a collapsed representation passes the rest)."""
+    from csft.analysis import components_for_variance, feature_correlation, representation_health
 
     features = np.asarray(features, dtype=np.float64)
     if len(features) < 3 or not (features.std(axis=0) > 0).any():
         constant = int((features.std(axis=0) == 0).sum()) if len(features) else 0
         nan = float("nan")
         return {"feature_pearson": nan, "feature_spearman": nan, "pca_fraction_80": nan,
-                "feature_constant": constant}  # fmt: skip
+                "feature_constant": constant, "feature_effective_rank": 0.0,
+                "feature_between_cosine": nan}  # fmt: skip
     correlation = feature_correlation(features)
+    health = representation_health(features)
     return {
         "feature_pearson": correlation["pearson"],
         "feature_spearman": correlation["spearman"],
         "pca_fraction_80": components_for_variance(features),
         "feature_constant": correlation["n_constant"],
+        "feature_effective_rank": health["effective_rank"],
+        "feature_between_cosine": health["between_cosine"],
     }
 
 

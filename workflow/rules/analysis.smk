@@ -56,6 +56,7 @@ rule analysis_tables:
     output:
         **analysis_figure_outputs(),
         csv=f"{RESULTS}/tables/analysis.csv",
+        jobs=f"{RESULTS}/tables/analysis_jobs.csv",
         ablation_md=f"{RESULTS}/tables/ablation.md",
         features_md=f"{RESULTS}/tables/features.md",
     log:
@@ -78,7 +79,11 @@ rule claims_table:
     input:
         unpack(claims_inputs),
     output:
-        csv=f"{RESULTS}/tables/claims.csv",
+        csv=report(
+            f"{RESULTS}/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
         md=f"{RESULTS}/tables/claims.md",
     log:
         f"{LOGS}/claims_table.log",
@@ -88,6 +93,8 @@ rule claims_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        budget=config["budget"],
     script:
         "../scripts/claims_table.py"
 

@@ -234,7 +234,7 @@ def lengths_outputs():
 def claims_inputs(wildcards):
     """The tables the claims table reads: those this config produces."""
     inputs = {
-        "analysis": f"{RESULTS}/tables/analysis.csv",
+        "analysis": f"{RESULTS}/tables/analysis_jobs.csv",
         "lengths": f"{RESULTS}/tables/lengths_verdict.json",
     }
     if forecast_outputs("metrics.json"):

@@ -1,24 +1,25 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
-"""Aggregate the analysis jobs: the fusion ablation and the feature statistics, as tables and
-figures, with the feature statistics logged to MLflow's `features` experiment."""
+"""Aggregate the analysis jobs: the fusion ablation and the feature statistics with the
+representations' health, as tables and figures, logged to MLflow's `features` experiment."""
 
 import matplotlib.pyplot as plt
 import mlflow
 
-from csft import atomic, claims, joblog, plots, tracking
+from csft import analysis_jobs, atomic, joblog, plots, tracking
 
 joblog.log_to(snakemake.log[0])
 params = snakemake.params
-read = claims.read_analysis_jobs(snakemake.input.metrics, dict(params.fusions))
+read = analysis_jobs.read_analysis_jobs(snakemake.input.metrics, dict(params.fusions))
 jobs = read.jobs
-summary = claims.summarize_analysis(jobs)
+summary = analysis_jobs.summarize_analysis(jobs)
 atomic.write_text(snakemake.output.csv, summary.to_csv(index=False, float_format="%.6f"))
-atomic.write_text(snakemake.output.ablation_md, claims.ablation_markdown(summary))
-atomic.write_text(snakemake.output.features_md, claims.features_markdown(summary))
+atomic.write_text(snakemake.output.jobs, jobs.to_csv(index=False, float_format="%.6f"))
+atomic.write_text(snakemake.output.ablation_md, analysis_jobs.ablation_markdown(jobs))
+atomic.write_text(snakemake.output.features_md, analysis_jobs.features_markdown(jobs))
 
 csft_histories = read.histories[read.histories.fusion != "-"]
 attention = jobs[jobs.fusion == "cross_attention"]
-paper = claims.paper_features().get("pca_fraction_80")
+paper = analysis_jobs.paper_features().get("pca_fraction_80")
 figures = {
     "ablation_mse": plots.ablation_mse(summary),
     "ablation_gradients": plots.gradient_ratios(csft_histories),
@@ -44,6 +45,9 @@ with tracking.job_run(
                 f"{prefix}_pearson": row.feature_pearson_mean,
                 f"{prefix}_spearman": row.feature_spearman_mean,
                 f"{prefix}_pca_fraction_80": row.pca_fraction_80_mean,
+                f"{prefix}_effective_rank": row.effective_rank_mean,
+                f"{prefix}_between_cosine": row.between_cosine_mean,
+                f"{prefix}_dead_dimensions": row.dead_dimensions_mean,
             }
         )
     mlflow.log_artifact(snakemake.output.features_md)

@@ -1,5 +1,6 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
-"""Every number the paper states beside ours, with a verdict computed from the results."""
+"""Every claim of the paper beside ours: what each spans, and a verdict only where our numbers
+cover it (csft.claims)."""
 
 import json
 import logging
@@ -15,6 +16,7 @@ table = claims.claims_table(
     pd.read_csv(inputs.classify) if "classify" in inputs.keys() else None,
     pd.read_csv(inputs.analysis) if "analysis" in inputs.keys() else None,
     json.loads(open(inputs.lengths).read()) if "lengths" in inputs.keys() else None,
+    budget=snakemake.params.budget,
 )
 atomic.write_text(snakemake.output.csv, table.to_csv(index=False))
 atomic.write_text(snakemake.output.md, claims.claims_markdown(table))
