@@ -1,25 +1,39 @@
-"""The boundary-lengths experiment: shared-end cuts, depths per length, the similarity matrix of
-a multi-length pretrained encoder, the verdict's known answers and the errors users meet."""
+"""The boundary-lengths experiment: shared-end cuts, depths per length, the centered per-series
+similarity of multi-length pretrained encoders over seeds, the verdict's known answers on
+synthetic H_L (collapse cannot pass) and the errors users meet."""
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from csft.model import CSFTConfig
+from csft.model import CSFTConfig, CSFTEncoder
+from csft.seeding import seed_everything
 from csft.tasks.lengths import (
+    KINDS,
     active_ctls,
-    boundary_similarity,
     boundary_verdict,
+    centered_status,
     cut_lengths,
     end_points,
+    health_summary,
     length_table,
     pretrain_multi_length,
+    represent_lengths,
+    seed_similarity,
+    series_similarity,
     similarity_figure,
+    similarity_matrix,
+    similarity_means,
 )
 
 LENGTHS = [64, 100, 127, 128, 200, 255, 256]
 ARCHITECTURE = {"d_model": 8, "n_heads": 2, "d_max": 16, "patch_len": 16, "dropout": 0.0}
 PRETRAINING = {"epochs": 2, "batch_size": 16}
+SEEDS = (0, 1)
+PAPER_LENGTHS = [512, 1023, 1024, 2047, 2048]
+PAPER_DEPTH = pd.Series([5, 5, 6, 6, 7], index=PAPER_LENGTHS)  # intervals [512, 1024) | ...
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +43,13 @@ def signal(noisy_sines) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def encoder_and_cuts(signal):
-    """An encoder pretrained on every length of the first stretch, and cuts of the last."""
+def encoders_and_cuts(signal):
+    """One encoder per seed pretrained on every length of the first stretch, and cuts of the
+    last (the same series for every seed)."""
     train = cut_lengths(signal[:2000], LENGTHS, n_series=24, stride=40)
     val = cut_lengths(signal[2000:2500], LENGTHS, n_series=6, stride=40)
-    encoder = pretrain_multi_length(train, val, ARCHITECTURE, PRETRAINING, seed=0)
-    return encoder, cut_lengths(signal[2500:], LENGTHS, n_series=12, stride=20)
+    encoders = {s: pretrain_multi_length(train, val, ARCHITECTURE, PRETRAINING, s) for s in SEEDS}
+    return encoders, cut_lengths(signal[2500:], LENGTHS, n_series=12, stride=20)
 
 
 def test_cuts_share_end_points_and_last_values(signal):
@@ -64,22 +79,38 @@ def test_active_ctls_follow_floor_log2():
     assert table.loc[128, ["interval_low", "interval_high"]].tolist() == [128, 256]
 
 
-def test_similarity_matrix_is_symmetric_with_unit_diagonal(encoder_and_cuts):
-    encoder, cuts = encoder_and_cuts
-    depth, similarity = boundary_similarity(encoder, cuts)
-    assert list(similarity.index) == list(similarity.columns) == LENGTHS
+def test_multi_seed_verdict_end_to_end(encoders_and_cuts):
+    encoders, cuts = encoders_and_cuts
+    trained = {seed: represent_lengths(encoder, cuts) for seed, encoder in encoders.items()}
+    assert all(f[t].shape == (12, 16) for f in trained.values() for t in LENGTHS)
+    untrained = {}
+    for seed, encoder in encoders.items():
+        seed_everything(seed)
+        untrained[seed] = represent_lengths(CSFTEncoder(encoder.config), cuts)
+    depth = active_ctls(LENGTHS, encoders[0].config)
     assert list(depth) == [2, 2, 2, 3, 3, 3, 4]
-    values = similarity.to_numpy()
-    assert np.isfinite(values).all()
-    np.testing.assert_allclose(values, values.T, atol=1e-12)
-    np.testing.assert_allclose(np.diag(values), 1.0, atol=1e-5)
-    off_diagonal = values[~np.eye(len(LENGTHS), dtype=bool)]
-    assert (off_diagonal <= 1.0 + 1e-6).all() and (off_diagonal >= -1.0 - 1e-6).all()
-    assert (off_diagonal < 1.0 - 1e-6).any()  # different lengths do give different H_L
-    verdict = boundary_verdict(similarity, depth, boundaries=(128, 256))
-    assert verdict["status"] in ("supported", "not supported", "mixed")
-    assert verdict["n_within_pairs"] == 3 + 3 and verdict["n_across_pairs"] == 21 - 6
+    table = seed_similarity(trained)
+    assert len(table) == len(SEEDS) * 21 * 12  # seeds x pairs T_i < T_j x series
+    assert table[KINDS].abs().le(1 + 1e-6).all().all()
+    assert (table.raw < 1 - 1e-6).any()  # different lengths do give different H_L
+    health = health_summary(trained)
+    verdict = boundary_verdict(table, depth, health, seed_similarity(untrained))
+    statuses = ("supported", "not supported", "no detectable difference")
+    assert verdict["status"] in (*statuses, "collapsed representation")
+    assert (verdict["status"] == "collapsed representation") == health["collapsed"]
+    assert verdict["seeds"] == list(SEEDS) and verdict["n_series"] == 12
+    assert verdict["lengths"] == LENGTHS
     assert [row["across_pair"] for row in verdict["boundaries"]] == [[127, 128], [255, 256]]
+    assert [s["seed"] for s in verdict["per_seed"]] == list(SEEDS)
+    assert verdict["centered"]["within_minus_across"]["n"] == 12
+    assert verdict["control"]["within_minus_across"]["n"] == 12
+    assert set(verdict["health"]) >= {"dead_dimensions", "dimensions", "effective_rank"}
+    assert len(verdict["health"]["by_length"]) == len(SEEDS) * len(LENGTHS)
+    assert verdict["verdict"].startswith(verdict["status"] + ": over 12 series and 2 seeds")
+    assert json.loads(json.dumps(verdict)) == verdict  # JSON-ready, nothing lost
+    means = similarity_means(table)
+    assert list(means.columns) == ["seed", "T_i", "T_j", "kind", "similarity"]
+    assert set(means.seed) == {*SEEDS, "mean"} and len(means) == (len(SEEDS) + 1) * 21 * 3
 
 
 def test_pretraining_is_seeded(signal):
@@ -97,54 +128,124 @@ def test_mismatched_widths_without_d_max_name_d_max(signal):
         pretrain_multi_length(cuts, None, architecture, PRETRAINING, seed=0)
 
 
-def hand_made(within: float, across: float) -> tuple[pd.DataFrame, pd.Series]:
-    """Lengths 512, 1023 | 1024, 2047 | 2048: `within` inside an interval, `across` otherwise."""
-    lengths = [512, 1023, 1024, 2047, 2048]
-    depth = pd.Series([5, 5, 6, 6, 7], index=lengths)
-    same = depth.to_numpy()[:, None] == depth.to_numpy()[None, :]
-    matrix = np.where(same, within, across)
-    np.fill_diagonal(matrix, 1.0)
-    return pd.DataFrame(matrix, index=lengths, columns=lengths), depth
+def synthetic(make, seeds=(1, 2, 3), n=40, d=24) -> dict:
+    """{seed: {T: (n, d)}} from make(rng, n, d) -> {T: features}, seeded per seed."""
+    return {s: make(np.random.default_rng(s), n, d) for s in seeds}
 
 
-def test_verdict_known_answers():
-    supported = boundary_verdict(*hand_made(within=0.9, across=0.6))
-    assert supported["status"] == "supported"
-    assert supported["verdict"].startswith("supported: within-interval mean 0.9000")
-    assert supported["within_mean"] == pytest.approx(0.9)
-    assert supported["across_mean"] == pytest.approx(0.6)
-    assert supported["difference"] == pytest.approx(0.3)
-    assert (supported["n_within_pairs"], supported["n_across_pairs"]) == (2, 8)
-    rows = {row["boundary"]: row for row in supported["boundaries"]}
+def collapsed(rng, n, d):
+    """Every (length, series) one shared vector plus small i.i.d. noise: raw cosine ~1 always."""
+    common = rng.normal(size=d)
+    return {t: common + 0.01 * rng.normal(size=(n, d)) for t in PAPER_LENGTHS}
+
+
+def per_interval(rng, n, d, shared=PAPER_DEPTH):
+    """Series i keeps its own random vector at every length with the same `shared` label (its
+    interval), an independent one elsewhere, plus small noise."""
+    vectors = {label: rng.normal(size=(n, d)) for label in set(shared)}
+    return {t: vectors[shared[t]] + 0.2 * rng.normal(size=(n, d)) for t in PAPER_LENGTHS}
+
+
+def independent(rng, n, d):
+    """A fresh random vector for every (length, series): nothing shared anywhere."""
+    return {t: rng.normal(size=(n, d)) for t in PAPER_LENGTHS}
+
+
+def verdict_of(features: dict, control: dict | None = None) -> dict:
+    control = None if control is None else seed_similarity(control)
+    return boundary_verdict(
+        seed_similarity(features), PAPER_DEPTH, health_summary(features), control
+    )
+
+
+def test_collapsed_representation_is_not_supported():
+    verdict = verdict_of(synthetic(collapsed))
+    assert verdict["status"] == "collapsed representation"
+    assert verdict["health"]["collapsed"] and verdict["health"]["between_cosine"] > 0.99
+    assert verdict["raw"]["within_mean"] > 0.999 and verdict["raw"]["across_mean"] > 0.999
+    # Centered, the health check aside, nothing is left to call supported either.
+    assert centered_status(verdict["centered"]) == "no detectable difference"
+    assert abs(verdict["centered"]["within_mean"]) < 0.05
+    assert "collapsed: no verdict is drawn" in verdict["verdict"]
+
+
+def test_raw_cosine_would_support_a_collapsed_representation_that_the_verdict_does_not():
+    def faint(rng, n, d):  # collapsed, with a faint per-interval structure on top
+        common, structure = collapsed(rng, n, d), per_interval(rng, n, d)
+        return {t: common[t] + 0.02 * structure[t] for t in PAPER_LENGTHS}
+
+    verdict = verdict_of(synthetic(faint))
+    raw = similarity_matrix(seed_similarity(synthetic(faint)), "raw")
+    for below, boundary, partner in [(1023, 1024, 512), (2047, 2048, 1024)]:
+        assert raw.loc[partner, below] > raw.loc[below, boundary]  # the old verdict: supported
+    assert verdict["raw"]["within_mean"] > verdict["raw"]["across_mean"] > 0.99
+    assert verdict["status"] == "collapsed representation"
+
+
+def test_series_keeping_their_vector_inside_an_interval_are_supported():
+    verdict = verdict_of(synthetic(per_interval), synthetic(independent))
+    assert verdict["status"] == "supported"
+    assert verdict["seeds"] == [1, 2, 3] and verdict["n_series"] == 40
+    centered = verdict["centered"]
+    assert centered["within_mean"] > 0.9 and abs(centered["across_mean"]) < 0.1
+    assert abs(centered["baseline_mean"]) < 0.1
+    assert centered["within_minus_across"]["low"] > 0.5
+    assert centered["within_minus_baseline"]["low"] > 0.5
+    rows = {row["boundary"]: row for row in verdict["boundaries"]}
     assert rows[1024]["within_pair"] == [512, 1023] and rows[1024]["across_pair"] == [1023, 1024]
-    assert rows[2048]["within_pair"] == [1024, 2047] and rows[2048]["across"] == 0.6
-    assert boundary_verdict(*hand_made(within=0.6, across=0.9))["status"] == "not supported"
+    assert rows[2048]["within_pair"] == [1024, 2047] and rows[2048]["difference"]["low"] > 0.5
+    assert [row["seed"] for row in verdict["per_seed"]] == [1, 2, 3]
+    assert all(r["centered"]["within_minus_across"]["low"] > 0.5 for r in verdict["per_seed"])
+    control = verdict["control"]  # independent vectors everywhere: no gap
+    assert control["within_minus_across"]["low"] < 0 < control["within_minus_across"]["high"]
+    assert not verdict["health"]["collapsed"]
+    assert verdict["verdict"].startswith("supported: over 40 series and 3 seeds (1, 2, 3)")
 
 
-def test_verdict_is_mixed_when_one_boundary_disagrees():
-    similarity, depth = hand_made(within=0.9, across=0.6)
-    similarity.loc[2047, 2048] = similarity.loc[2048, 2047] = 0.99
-    verdict = boundary_verdict(similarity, depth)
-    assert verdict["status"] == "mixed"
-    assert verdict["within_mean"] > verdict["across_mean"]
+def test_series_closer_across_the_boundary_are_not_supported():
+    crossing = pd.Series([0, 1, 1, 2, 3], index=PAPER_LENGTHS)  # 1023 and 1024 share a vector
+    verdict = verdict_of(synthetic(lambda rng, n, d: per_interval(rng, n, d, crossing)))
+    assert verdict["status"] == "not supported"
+    assert verdict["centered"]["within_minus_across"]["high"] < 0
+
+
+def test_unrelated_lengths_show_no_detectable_difference():
+    verdict = verdict_of(synthetic(independent))
+    assert verdict["status"] == "no detectable difference"
+
+
+def test_the_diagonal_is_never_evidence():
+    features = synthetic(per_interval, seeds=(1,))[1]
+    table = series_similarity(features)
+    assert (table.T_i < table.T_j).all() and len(table) == 10 * 40  # 10 pairs of 5 lengths
+    matrix = similarity_matrix(table, "centered")
+    assert np.isnan(np.diag(matrix.to_numpy())).all()
+    off = matrix.to_numpy()[~np.eye(5, dtype=bool)]
+    assert np.isfinite(off).all()
+    np.testing.assert_allclose(matrix.to_numpy(), matrix.to_numpy().T)
+    means = similarity_means(table.assign(seed=1))
+    assert (means.T_i < means.T_j).all() and set(means.kind) == set(KINDS)
 
 
 def test_verdict_needs_both_kinds_of_pair():
-    similarity, depth = hand_made(0.9, 0.6)
+    features = synthetic(per_interval, seeds=(1,))[1]
+    table = series_similarity({t: features[t] for t in (512, 1024)})
     with pytest.raises(ValueError, match="two lengths in one interval"):
-        boundary_verdict(similarity.loc[[512, 1024], [512, 1024]], depth)
+        boundary_verdict(table, PAPER_DEPTH, health_summary({1: features}))
 
 
-def test_figure_draws_the_interval_boundaries():
-    similarity, depth = hand_made(0.9, 0.6)
-    figure = similarity_figure(similarity, depth, "ETTm1")
-    ax = figure.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["512", "1023", "1024", "2047", "2048"]
-    assert len(ax.lines) == 2 * 2  # two boundaries, a horizontal and a vertical line each
-    assert figure.axes[1].get_ylabel() == "mean cosine similarity of H_L"
+def test_figure_shows_centered_then_raw_with_a_blank_diagonal():
+    table = seed_similarity(synthetic(per_interval, seeds=(1, 2)))
+    figure = similarity_figure(table, PAPER_DEPTH, "ETTm1")
+    centered, raw = figure.axes[:2]
+    assert [t.get_text() for t in centered.get_xticklabels()] == [str(t) for t in PAPER_LENGTHS]
+    assert len(centered.lines) == len(raw.lines) == 2 * 2  # two boundaries, both directions
+    assert "centered" in centered.get_title() and "raw" in raw.get_title()
+    assert len(centered.texts) == len(raw.texts) == 5 * 5 - 5  # no value on the diagonal
+    assert figure.axes[2].get_ylabel() == "mean cosine of centered H_L (same series)"
 
 
-def test_lengths_beyond_the_encoder_are_named(encoder_and_cuts, signal):
-    encoder, _ = encoder_and_cuts
+def test_lengths_beyond_the_encoder_are_named(encoders_and_cuts, signal):
+    encoder = encoders_and_cuts[0][SEEDS[0]]
     with pytest.raises(ValueError, match=r"lengths \[512\] are beyond .*\[256, 512\)"):
-        boundary_similarity(encoder, cut_lengths(signal, [256, 512], n_series=4, stride=10))
+        represent_lengths(encoder, cut_lengths(signal, [256, 512], n_series=4, stride=10))

@@ -223,8 +223,21 @@ def test_claims_analyses_write_tables_figures_and_verdicts(study):
     ctls = pd.read_csv(results / "tables" / "lengths_ctls.csv")
     assert list(ctls["T"]) == BOUNDARY_LENGTHS and list(ctls.active_ctls) == [2, 2, 2, 3, 3, 3, 4]
     verdict = json.loads((results / "tables" / "lengths_verdict.json").read_text())
-    assert verdict["status"] in ("supported", "not supported", "mixed")
-    assert "control_difference" in verdict
+    statuses = ("supported", "not supported", "no detectable difference")
+    assert verdict["status"] in (*statuses, "collapsed representation")
+    assert verdict["seeds"] == SEEDS and verdict["n_series"] == 8  # every seed, the same series
+    assert verdict["lengths"] == BOUNDARY_LENGTHS
+    assert "within_minus_across" in verdict["centered"]
+    assert "within_minus_across" in verdict["control"]
+    similarity = pd.read_csv(results / "tables" / "lengths.csv")
+    assert set(similarity.kind) == {"centered", "baseline", "raw"}
+    assert (similarity.T_i < similarity.T_j).all()  # no diagonal
+    assert set(similarity.seed.astype(str)) == {*map(str, SEEDS), "mean"}
+    run = MlflowClient(tracking_uri=f"sqlite:///{study[0]}/mlflow.db").get_run(
+        verdict["mlflow_run_id"]
+    )
+    assert run.data.tags["verdict.status"] == verdict["status"]
+    assert {f"seed{s}_centered_within_mean" for s in SEEDS} <= set(run.data.metrics)
     claims = pd.read_csv(results / "tables" / "claims.csv")
     assert len(claims) >= 8
     # A tiny study covers no claim (few cells, seeds and lengths): no row may claim more.

@@ -5,8 +5,16 @@ CSFT gives every T in [2^k, 2^(k+1)) the same grid, depth and feature space, and
 from 2^(k+1) on. So H_L of the same most-recent data cut at lengths inside one interval (512 and
 1023) should be closer than at lengths across a boundary (1023 and 1024, 2047 and 2048). One
 encoder serves every length (the classification track's per-interval policy: each series on its
-own interval's grid, shared scales share weights), and similarity is the mean over series of the
-cosine similarity of H_L, which needs one width d_L for every depth used (d_max).
+own interval's grid, shared scales share weights); cosine similarity needs one width d_L for
+every depth used (d_max).
+
+Similarity is centered: each length's mean H_L over series is subtracted before the cosine of
+the same series at two lengths, and it is set against chance, the cosine with *other* series.
+The raw cosine of vectors that share a large common component is ~1 for any two inputs, so a
+collapsed representation would otherwise read as "supported"; it is kept, labelled raw, for
+reference. A collapsed H_L (csft.analysis.representation_health) gets no verdict. Per-series
+values are averaged over seeds (one encoder per seed, the same series) and bootstrapped over
+series (csft.verdicts.mean_interval).
 """
 
 from __future__ import annotations
@@ -17,18 +25,20 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics.pairwise import paired_cosine_distances
+from sklearn.metrics.pairwise import cosine_similarity, paired_cosine_distances
 
+from csft.analysis import representation_health
 from csft.device import resolve_device
 from csft.model import CSFTConfig, CSFTEncoder, length_plan
 from csft.seeding import seed_everything
 from csft.tasks.classify import GroupBatches, csft_groups, represent_groups
 from csft.tasks.pretrain import PretrainConfig, pretrain
+from csft.verdicts import NO_DIFFERENCE, interval_text, mean_interval
 
 log = logging.getLogger(__name__)
 
-BOUNDARIES = (1024, 2048)
 BATCH_SIZE = 256  # series per forward pass when representing (memory only, not results)
+KINDS = ["centered", "baseline", "raw"]  # the per-series similarities series_similarity gives
 
 
 def active_ctls(lengths: list[int], config: CSFTConfig) -> pd.Series:
@@ -164,38 +174,177 @@ def cut_lengths(
     return cuts
 
 
-def boundary_similarity(
-    encoder: CSFTEncoder, cuts: dict[int, np.ndarray]
-) -> tuple[pd.Series, pd.DataFrame]:
-    """(active CTLs per T, T x T mean over series of the cosine similarity of H_L).
+def represent_lengths(encoder: CSFTEncoder, cuts: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """T -> H_L (n, d_L) of every cut, each on its own interval's grid (eval mode, no grad).
 
-    Each cut sits on its own interval's grid (eval mode, no grad); cuts[T] must hold the same
-    series in the same order for every T.
+    cuts[T] must hold the same series in the same order for every T: similarity compares series
+    i at one length with series i at another.
     """
     config = encoder.config
     counts = {t: len(x) for t, x in cuts.items()}
     if len(set(counts.values())) != 1:
         raise ValueError(f"every length needs the same series; series per length: {counts}")
     common_width(config, list(cuts))
-    features = {}
-    for t in sorted(cuts):
-        groups = _series_groups({t: cuts[t]}, config)  # one group: one length, one grid
-        features[t] = represent_groups(encoder, groups, BATCH_SIZE)[0]  # (n, d_L)
+    return {
+        t: represent_groups(encoder, _series_groups({t: cuts[t]}, config), BATCH_SIZE)[0]
+        for t in sorted(cuts)  # one group per length: one grid
+    }
+
+
+def series_similarity(features: dict[int, np.ndarray]) -> pd.DataFrame:
+    """T_i, T_j, series, centered, baseline, raw: one row per series and pair T_i < T_j.
+
+    A component every series shares makes the raw cosine of any two inputs ~1, so each length's
+    mean over series is subtracted first: `centered` is the cosine of series i at T_i with
+    series i at T_j, `baseline` the mean cosine of series i at T_i with every other series at
+    T_j (chance level), `raw` the uncentered cosine of series i (kept for reference only). The
+    diagonal T_i == T_j (1 by construction) is no evidence and is left out.
+    """
     lengths = sorted(features)
-    similarity = pd.DataFrame(np.nan, index=lengths, columns=lengths)
+    counts = {t: len(features[t]) for t in lengths}
+    if len(lengths) < 2 or len(set(counts.values())) != 1 or min(counts.values()) < 2:
+        raise ValueError(f"need >= 2 lengths with the same >= 2 series each; got {counts}")
+    n = counts[lengths[0]]
+    raw = {t: np.asarray(features[t], dtype=np.float64) for t in lengths}
+    centered = {t: x - x.mean(axis=0) for t, x in raw.items()}
+    others = ~np.eye(n, dtype=bool)
+    rows = []
     for a, b in combinations(lengths, 2):
-        value = 1.0 - paired_cosine_distances(features[a], features[b]).mean()
-        similarity.loc[a, b] = similarity.loc[b, a] = value
-    for t in lengths:
-        similarity.loc[t, t] = 1.0 - paired_cosine_distances(features[t], features[t]).mean()
-    similarity = similarity.rename_axis(index="T_i", columns="T_j")
-    return active_ctls(lengths, config), similarity
+        cosine = cosine_similarity(centered[a], centered[b])  # [i, j]: series i at a, j at b
+        rows.append(
+            pd.DataFrame(
+                {
+                    "T_i": a,
+                    "T_j": b,
+                    "series": np.arange(n),
+                    "centered": np.diag(cosine),
+                    "baseline": cosine[others].reshape(n, n - 1).mean(axis=1),
+                    "raw": 1.0 - paired_cosine_distances(raw[a], raw[b]),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
 
 
-def _boundary_row(similarity: pd.DataFrame, depth: pd.Series, boundary: int) -> dict | None:
+def seed_similarity(features_by_seed: dict[int, dict[int, np.ndarray]]) -> pd.DataFrame:
+    """series_similarity of every seed's H_L ({seed: {T: (n, d_L)}}), with a `seed` column."""
+    return pd.concat(
+        [series_similarity(f).assign(seed=seed) for seed, f in features_by_seed.items()],
+        ignore_index=True,
+    )[["seed", "T_i", "T_j", "series", *KINDS]]
+
+
+def similarity_means(table: pd.DataFrame) -> pd.DataFrame:
+    """seed, T_i, T_j, kind, similarity: the mean over series of each kind per seed, and per
+    pair over seeds (seed "mean"), long (the lengths.csv table)."""
+    per_seed = table.groupby(["seed", "T_i", "T_j"])[KINDS].mean().reset_index()
+    over_seeds = per_seed.groupby(["T_i", "T_j"])[KINDS].mean().reset_index().assign(seed="mean")
+    both = pd.concat([per_seed.astype({"seed": object}), over_seeds], ignore_index=True)
+    return both.melt(["seed", "T_i", "T_j"], KINDS, var_name="kind", value_name="similarity")
+
+
+def similarity_matrix(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """T x T mean over seeds and series of `kind`, symmetric, NaN on the diagonal (a vector
+    with itself is not measured)."""
+    means = table.groupby(["T_i", "T_j"])[kind].mean().unstack()
+    lengths = sorted({*means.index, *means.columns})
+    matrix = means.reindex(index=lengths, columns=lengths)
+    return matrix.combine_first(matrix.T).rename_axis(index="T_i", columns="T_j")
+
+
+def _same_interval(table: pd.DataFrame, active_ctls: pd.Series) -> np.ndarray:
+    """Whether each row's T_i and T_j get the same depth (one log2 interval)."""
+    lengths = sorted({*table.T_i, *table.T_j})
+    missing = sorted(set(lengths) - set(active_ctls.index))
+    if missing:
+        raise ValueError(f"active_ctls lacks the lengths {missing} of the similarity table")
+    return active_ctls[table.T_i].to_numpy() == active_ctls[table.T_j].to_numpy()
+
+
+def series_scores(table: pd.DataFrame, active_ctls: pd.Series) -> pd.DataFrame:
+    """Per series (each value first averaged over seeds): within / across, the mean centered
+    cosine over within- / across-interval pairs; baseline, the chance level over all pairs;
+    raw_within / raw_across, the same means of the raw cosine. The bootstrap resamples these."""
+    pairs = table.groupby(["T_i", "T_j", "series"])[KINDS].mean().reset_index()
+    pairs["pair"] = np.where(_same_interval(pairs, active_ctls), "within", "across")
+    if pairs.pair.nunique() < 2:
+        lengths = sorted({*table.T_i, *table.T_j})
+        raise ValueError(
+            f"lengths {lengths} need at least two lengths in one interval and lengths in two "
+            "intervals to compare within- and across-interval similarity"
+        )
+    kinds = pairs.pivot_table(index="series", columns="pair", values=["centered", "raw"])
+    return pd.DataFrame(
+        {
+            "within": kinds["centered", "within"],
+            "across": kinds["centered", "across"],
+            "baseline": pairs.groupby("series").baseline.mean(),
+            "raw_within": kinds["raw", "within"],
+            "raw_across": kinds["raw", "across"],
+        }
+    )
+
+
+def centered_summary(scores: pd.DataFrame) -> dict:
+    """Means of the centered scores and bootstrap intervals (over series) of within - across
+    and within - baseline."""
+    return {
+        "within_mean": float(scores.within.mean()),
+        "across_mean": float(scores.across.mean()),
+        "baseline_mean": float(scores.baseline.mean()),
+        "within_minus_across": mean_interval(scores.within - scores.across),
+        "within_minus_baseline": mean_interval(scores.within - scores.baseline),
+    }
+
+
+def raw_summary(scores: pd.DataFrame) -> dict:
+    """The uncentered within / across means: ~1 for any shared component, so no evidence."""
+    return {
+        "within_mean": float(scores.raw_within.mean()),
+        "across_mean": float(scores.raw_across.mean()),
+    }
+
+
+def centered_status(centered: dict) -> str:
+    """Supported only when within beats both across and chance (both intervals above zero): a
+    gap to across alone could be a loss at the boundary with nothing kept inside an interval.
+    Not supported when either interval lies below zero; otherwise no detectable difference."""
+    intervals = [centered["within_minus_across"], centered["within_minus_baseline"]]
+    if not all(np.isfinite(i["low"]) for i in intervals):
+        return f"insufficient evidence ({intervals[0]['n']} series)"
+    if any(i["high"] < 0 for i in intervals):
+        return "not supported"
+    if all(i["low"] > 0 for i in intervals):
+        return "supported"
+    return NO_DIFFERENCE
+
+
+def health_summary(features_by_seed: dict[int, dict[int, np.ndarray]]) -> dict:
+    """representation_health of H_L, worst case over seeds and lengths (a collapsed length
+    makes its similarities meaningless, so the worst one speaks), each one under `by_length`."""
+    rows = [
+        {"seed": seed, "T": t, **representation_health(x)}
+        for seed, features in features_by_seed.items()
+        for t, x in sorted(features.items())
+    ]
+    frame = pd.DataFrame(rows)
+    worst = {
+        "dead_dimensions": int(frame.dead_dimensions.max()),
+        "dimensions": int(frame.dimensions.max()),
+        "effective_rank": float(frame.effective_rank.min()),
+        "between_cosine": float(frame.between_cosine.max()),
+        "collapsed": bool(frame.collapsed.any()),
+        "over": "worst case over seeds and lengths",
+        "by_length": rows,
+    }
+    return worst
+
+
+def _boundary_row(pairs: pd.DataFrame, depth: pd.Series, boundary: int) -> dict | None:
     """(b-1, b) against the closest within-interval pair ending at b-1 (the same span where
-    that length is present, else the widest the lengths offer), or None when absent."""
-    lengths = list(similarity.index)
+    that length is present, else the widest the lengths offer), centered and per series; None
+    when absent. `pairs` is indexed by (T_i, T_j, series), averaged over seeds."""
+    lengths = sorted({*pairs.index.get_level_values("T_i"), *pairs.index.get_level_values("T_j")})
     below = boundary - 1
     if below not in lengths or boundary not in lengths:
         return None
@@ -203,95 +352,166 @@ def _boundary_row(similarity: pd.DataFrame, depth: pd.Series, boundary: int) -> 
     if not partners:
         return None
     partner = max(partners)
-    across = float(similarity.loc[below, boundary])
-    within = float(similarity.loc[partner, below])
+    across, within = pairs.loc[(below, boundary)], pairs.loc[(partner, below)]
+    difference = mean_interval(within.centered - across.centered)
     return {
         "boundary": boundary,
         "across_pair": [below, boundary],
-        "across": across,
+        "across": float(across.centered.mean()),
         "within_pair": [partner, below],
-        "within": within,
-        "difference": within - across,
-        "within_higher": within > across,
+        "within": float(within.centered.mean()),
+        "difference": difference,
+        "raw_across": float(across.raw.mean()),
+        "raw_within": float(within.raw.mean()),
     }
+
+
+def _verdict_text(status: str, verdict: dict) -> str:
+    """One paragraph, from the numbers."""
+    centered, raw, health = verdict["centered"], verdict["raw"], verdict["health"]
+    seeds = verdict["seeds"]
+    parts = [
+        f"{status}: over {verdict['n_series']} series and {len(seeds)} seed"
+        f"{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))}), the centered cosine "
+        f"of the same series at two lengths is {centered['within_mean']:.3f} inside one interval"
+        f", {centered['across_mean']:.3f} across a boundary and {centered['baseline_mean']:.3f} "
+        f"between different series (chance); within - across "
+        f"{interval_text(centered['within_minus_across'])}, within - between-series "
+        f"{interval_text(centered['within_minus_baseline'])}"
+    ]
+    parts += [
+        f"boundary {r['boundary']}: {r['within_pair']} {r['within']:.3f} vs {r['across_pair']} "
+        f"{r['across']:.3f} ({interval_text(r['difference'])})"
+        for r in verdict["boundaries"]
+    ]
+    parts.append(
+        f"raw (uncentered) cosine, no evidence by itself: within {raw['within_mean']:.3f}, across"
+        f" {raw['across_mean']:.3f}"
+    )
+    if verdict.get("control"):
+        control = verdict["control"]
+        parts.append(
+            f"untrained control (same architecture and seeds): within {control['within_mean']:.3f}"
+            f", across {control['across_mean']:.3f}, between-series "
+            f"{control['baseline_mean']:.3f}, within - across "
+            f"{interval_text(control['within_minus_across'])}"
+        )
+    parts.append(
+        f"H_L health ({health['over']}): effective rank {health['effective_rank']:.1f} of "
+        f"{health['dimensions']}, between-series cosine {health['between_cosine']:.3f}, "
+        f"{health['dead_dimensions']} dead dimensions"
+        + (", collapsed: no verdict is drawn" if health["collapsed"] else "")
+    )
+    return "; ".join(parts) + "."
 
 
 def boundary_verdict(
-    similarity: pd.DataFrame, active_ctls: pd.Series, boundaries: tuple[int, ...] = BOUNDARIES
+    table: pd.DataFrame,
+    active_ctls: pd.Series,
+    health: dict,
+    control: pd.DataFrame | None = None,
+    boundaries: list[int] | None = None,
 ) -> dict:
-    """Within-interval vs across-interval similarity overall and at each boundary present.
+    """Is the same series closer to itself inside one interval than across a boundary and than
+    to other series? JSON-ready.
 
-    "supported": within > across overall and at every boundary present; "not supported":
-    within <= across overall; "mixed": otherwise. JSON-ready.
+    `table` is seed_similarity's (or series_similarity's) per-series table; `health` is
+    health_summary's worst case; `control` the untrained encoder's table (reported only);
+    `boundaries` default to every T whose T - 1 is measured at a smaller depth (1024, 2048).
+    Per-series values are averaged over seeds, then bootstrapped over series: "supported" needs
+    within - across and within - baseline both above zero; a collapsed H_L gets no verdict.
     """
-    lengths = [int(t) for t in similarity.index]
-    missing = sorted(set(lengths) - set(active_ctls.index))
-    if missing:
-        raise ValueError(f"active_ctls lacks the lengths {missing} of the similarity matrix")
-    pairs = pd.DataFrame(combinations(sorted(lengths), 2), columns=["T_i", "T_j"])
-    pairs["similarity"] = [similarity.loc[a, b] for a, b in pairs.itertuples(index=False)]
-    pairs["same_interval"] = active_ctls[pairs.T_i].to_numpy() == active_ctls[pairs.T_j].to_numpy()
-    kinds = pairs.groupby("same_interval").similarity.agg(["mean", "size"])
-    if len(kinds) < 2:
-        raise ValueError(
-            f"lengths {lengths} need at least two lengths in one interval and lengths in two "
-            "intervals to compare within- and across-interval similarity"
+    table = table if "seed" in table else table.assign(seed=0)
+    scores = series_scores(table, active_ctls)
+    centered = centered_summary(scores)
+    status = "collapsed representation" if health["collapsed"] else centered_status(centered)
+    lengths = sorted({*table.T_i, *table.T_j})
+    if boundaries is None:
+        boundaries = [
+            t for t in lengths if t - 1 in lengths and active_ctls[t - 1] < active_ctls[t]
+        ]
+    pairs = table.groupby(["T_i", "T_j", "series"])[KINDS].mean()
+    rows = [_boundary_row(pairs, active_ctls, b) for b in boundaries]
+    per_seed = []
+    for seed, rows_of_seed in table.groupby("seed", sort=True):
+        seed_scores = series_scores(rows_of_seed, active_ctls)
+        per_seed.append(
+            {
+                "seed": seed,
+                "centered": centered_summary(seed_scores),
+                "raw": raw_summary(seed_scores),
+            }
         )
-    within, across = kinds.loc[True, "mean"], kinds.loc[False, "mean"]
-    rows = [_boundary_row(similarity, active_ctls, b) for b in boundaries]
-    rows = [row for row in rows if row is not None]
-    if within <= across:
-        status = "not supported"
-    elif all(row["within_higher"] for row in rows):
-        status = "supported"
-    else:
-        status = "mixed"
-    parts = [
-        f"{status}: within-interval mean {within:.4f} vs across-interval mean {across:.4f} "
-        f"(difference {within - across:+.4f}; {int(kinds.loc[True, 'size'])} vs "
-        f"{int(kinds.loc[False, 'size'])} pairs)"
-    ]
-    parts += [
-        f"boundary {r['boundary']}: {r['within_pair']} {r['within']:.4f} vs "
-        f"{r['across_pair']} {r['across']:.4f}"
-        for r in rows
-    ]
-    return {
-        "within_mean": float(within),
-        "across_mean": float(across),
-        "difference": float(within - across),
-        "n_within_pairs": int(kinds.loc[True, "size"]),
-        "n_across_pairs": int(kinds.loc[False, "size"]),
-        "boundaries": rows,
+    verdict = {
         "status": status,
-        "verdict": "; ".join(parts),
+        "seeds": [s["seed"] for s in per_seed],
+        "n_series": len(scores),
+        "lengths": lengths,
+        "centered": centered,
+        "raw": raw_summary(scores),
+        "control": None,
+        "health": health,
+        "boundaries": [row for row in rows if row is not None],
+        "per_seed": per_seed,
     }
+    if control is not None:
+        control = control if "seed" in control else control.assign(seed=0)
+        verdict["control"] = centered_summary(series_scores(control, active_ctls))
+    verdict["verdict"] = _verdict_text(status, verdict)
+    return _plain(verdict)
 
 
-def similarity_figure(similarity: pd.DataFrame, active_ctls: pd.Series, title: str):
-    """Heatmap of the T x T similarity with lines at the log2 interval boundaries."""
+def _plain(value):
+    """numpy scalars -> Python ones, recursively, so json.dumps takes the verdict."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _heatmap(ax, matrix: pd.DataFrame, depth: np.ndarray, title: str, label: str) -> None:
+    """One T x T panel: values written in the cells, the blank diagonal left blank, red lines
+    where the depth changes (a log2 interval boundary)."""
+    lengths, n = list(matrix.index), len(matrix)
+    image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis", origin="upper")
+    ax.set_xticks(range(n), [str(t) for t in lengths], rotation=45)
+    ax.set_yticks(range(n), [str(t) for t in lengths])
+    for i in np.flatnonzero(np.diff(depth)):  # between index i and i + 1 the depth changes
+        ax.axhline(i + 0.5, color="red", lw=1.5)
+        ax.axvline(i + 0.5, color="red", lw=1.5)
+    for i, j in np.ndindex(n, n):
+        value = matrix.iat[i, j]
+        if np.isfinite(value):
+            color = "black" if image.norm(value) > 0.5 else "white"  # readable on viridis
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
+    ax.set_xlabel("T_j")
+    ax.set_ylabel("T_i")
+    ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, label=label)
+
+
+def similarity_figure(table: pd.DataFrame, active_ctls: pd.Series, title: str):
+    """Centered same-series cosine of H_L (the evidence) beside the raw cosine, T x T, mean over
+    seeds and series, diagonal blank, lines at the log2 interval boundaries."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lengths = list(similarity.index)
-    n = len(lengths)
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.0 + 0.7 * n), max(4.5, 1.0 + 0.6 * n)))
-    image = ax.imshow(similarity.to_numpy(), cmap="viridis", origin="upper")
-    ax.set_xticks(range(n), [str(t) for t in lengths], rotation=45)
-    ax.set_yticks(range(n), [str(t) for t in lengths])
-    depth = active_ctls[lengths].to_numpy()
-    for i in np.flatnonzero(np.diff(depth)):  # between index i and i + 1 the depth changes
-        ax.axhline(i + 0.5, color="red", lw=1.5)
-        ax.axvline(i + 0.5, color="red", lw=1.5)
-    for i, j in np.ndindex(n, n):
-        value = similarity.iat[i, j]
-        color = "black" if image.norm(value) > 0.5 else "white"  # readable on viridis
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
-    ax.set_xlabel("T_j")
-    ax.set_ylabel("T_i")
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, label="mean cosine similarity of H_L")
+    centered, raw = similarity_matrix(table, "centered"), similarity_matrix(table, "raw")
+    n = len(centered)
+    depth = active_ctls[list(centered.index)].to_numpy()
+    size = max(5.0, 2.0 + 0.7 * n)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size, max(4.5, 1.0 + 0.6 * n)))
+    _heatmap(
+        axes[0],
+        centered,
+        depth,
+        "centered: same series at T_i and T_j",
+        "mean cosine of centered H_L (same series)",
+    )
+    _heatmap(axes[1], raw, depth, "raw (uncentered) cosine", "mean raw cosine of H_L")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -111,7 +111,7 @@ rule boundary_lengths:
     threads: 1
     resources:
         mem_mb=8000,
-        runtime=240,
+        runtime=240 * len(config["analysis"].get("seeds", config["seeds"])),  # one encoder a seed
         gpu=GPUS,
     params:
         dataset=config["analysis"]["dataset"],
@@ -123,7 +123,7 @@ rule boundary_lengths:
             **config["analysis"]["lengths"]["architecture"],
         },
         pretraining=config["analysis"]["lengths"]["pretraining"],
-        seed=config["analysis"].get("seeds", config["seeds"])[0],
+        seeds=config["analysis"].get("seeds", config["seeds"]),
         experiment=experiment("lengths"),
         tracking_uri=config["tracking"]["uri"],
         device=DEVICE,

@@ -1,7 +1,9 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
-"""The boundary-lengths experiment on one ETT dataset and seed: pretrain one CSFT encoder on
-every length (train split, early stopping on val), cut the OT channel of the test split at every
-length with shared end points, compare H_L across lengths; log everything to MLflow.
+"""The boundary-lengths experiment on one ETT dataset and every seed: per seed pretrain one CSFT
+encoder on every length (train split, early stopping on val), cut the OT channel of the test
+split at every length with shared end points (the same series for every seed), compare the
+centered H_L across lengths; aggregate over seeds, bootstrap over series; log everything to one
+MLflow run (per-seed metrics prefixed seed{seed}_).
 
 Pretraining uses all seven channels as univariate series (channel independent, as in
 forecasting); val and test stretches keep the rows just before their border as history, so every
@@ -29,7 +31,7 @@ params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 lengths = sorted(int(t) for t in params.lengths)
 longest, stride, n_series = max(lengths), int(params.stride), int(params.n_series)
-dataset, seed = params.dataset, int(params.seed)
+dataset, seeds = params.dataset, [int(s) for s in params.seeds]
 series = ETTSeries.load(snakemake.input.csv, dataset, longest, features="M")
 
 
@@ -55,22 +57,57 @@ def cut_every_channel(split: str) -> dict[int, np.ndarray]:
     return {t: np.concatenate([cuts[t] for cuts in per_channel]) for t in lengths}
 
 
+def numbers(values, prefix: str = "") -> dict[str, float]:
+    """The numbers of a nested verdict dict as flat MLflow metrics ("a_b_c": value)."""
+    if isinstance(values, dict):
+        return {
+            k: v
+            for key, part in values.items()
+            for k, v in numbers(part, f"{prefix}{key}_").items()
+        }
+    if isinstance(values, bool | int | float) and np.isfinite(values):
+        return {prefix.rstrip("_"): float(values)}
+    return {}
+
+
+def health_metrics(health: dict, prefix: str = "") -> dict[str, float]:
+    """{prefix}health_{key}: the worst-case health numbers (not the per-length list)."""
+    return numbers({k: v for k, v in health.items() if k != "by_length"}, f"{prefix}health_")
+
+
+def pair_metrics(table, prefix: str = "") -> dict[str, float]:
+    """{prefix}similarity_{kind}_{T_i}_{T_j}: the mean over series of each kind and pair."""
+    means = boundary.similarity_means(table)
+    means = means[means.seed == "mean"]
+    return {
+        f"{prefix}similarity_{kind}_{a}_{b}": value
+        for a, b, kind, value in means[["T_i", "T_j", "kind", "similarity"]].itertuples(index=False)
+    }
+
+
+def log_epoch(seed: int):
+    """on_epoch for one seed's pretraining: its losses, prefixed by the seed."""
+    return lambda epoch, row: tracking.log_metrics(
+        {f"seed{seed}_pretrain_{k}": v for k, v in row.items()}, step=epoch
+    )
+
+
 relpath = f"ETT-small/{dataset}.csv"
 data_tags = tracking.data_tags({relpath: snakemake.input.csv})
-data_sha = data_tags[f"data.sha256.{relpath}"]
 test_values, test_where = split_stretch("test", ETT_COLUMNS[1:].index(TARGET))
 cuts = boundary.cut_lengths(test_values, lengths, n_series, stride, test_where)  # fail early
+train, val = cut_every_channel("train"), cut_every_channel("val")
 
 with tracking.job_run(
     tracking.tracking_uri(params.tracking_uri),
     params.experiment,
-    f"boundary_lengths/{dataset}/seed{seed}",
+    f"boundary_lengths/{dataset}",
     params={
         "dataset": dataset,
         "lengths": " ".join(map(str, lengths)),
         "n_series": n_series,
         "stride": stride,
-        "seed": seed,
+        "seeds": " ".join(map(str, seeds)),
         "architecture": dict(params.architecture),
         "pretraining": dict(params.pretraining),
     },
@@ -79,60 +116,59 @@ with tracking.job_run(
         **data_tags,
     },
 ) as run:
-    encoder = boundary.pretrain_multi_length(
-        cut_every_channel("train"),
-        cut_every_channel("val"),
-        dict(params.architecture),
-        dict(params.pretraining),
-        seed,
-        on_epoch=lambda epoch, row: tracking.log_metrics(
-            {f"pretrain_{k}": v for k, v in row.items()}, step=epoch
-        ),
-        device=params.device,
-    )
-    active, similarity = boundary.boundary_similarity(encoder, cuts)
-    verdict = boundary.boundary_verdict(similarity, active)
-    # Control: the same architecture untrained. Across a boundary H_L comes from a different CTL
-    # (other weights), so some gap is structural; only a trained gap beyond it is learned.
-    seed_everything(seed)
-    _, untrained = boundary.boundary_similarity(CSFTEncoder(encoder.config), cuts)
-    control = boundary.boundary_verdict(untrained, active)
-    verdict.update(
-        {f"control_{k}": control[k] for k in ("within_mean", "across_mean", "difference")}
-    )
-    verdict["verdict"] += (
-        f"; untrained control (same architecture and seed): within {control['within_mean']:.3f}"
-        f" vs across {control['across_mean']:.3f}, so {verdict['difference']:.3f} - "
-        f"{control['difference']:.3f} = {verdict['difference'] - control['difference']:+.3f} "
-        "of the gap is learned"
-    )
+    trained, untrained = {}, {}
+    for seed in seeds:
+        encoder = boundary.pretrain_multi_length(
+            train,
+            val,
+            dict(params.architecture),
+            dict(params.pretraining),
+            seed,
+            on_epoch=log_epoch(seed),
+            device=params.device,
+        )
+        trained[seed] = boundary.represent_lengths(encoder, cuts)
+        # Control: the same architecture untrained. Across a boundary H_L comes from a different
+        # CTL (other weights), so some gap is structural; only a trained gap beyond it is learned.
+        seed_everything(seed)
+        untrained[seed] = boundary.represent_lengths(CSFTEncoder(encoder.config), cuts)
+    config = encoder.config
+    active = boundary.active_ctls(lengths, config)
+    table = boundary.seed_similarity(trained)
+    control = boundary.seed_similarity(untrained)
+    health = boundary.health_summary(trained)
+    verdict = boundary.boundary_verdict(table, active, health, control)
     log.info("%s", verdict["verdict"])
 
-    pairs = similarity.stack().rename("similarity").reset_index()
-    pairs = pairs[pairs.T_i < pairs.T_j]
-    metrics = {f"similarity_{a}_{b}": v for a, b, v in pairs.itertuples(index=False)}
-    metrics.update({k: verdict[k] for k in ("within_mean", "across_mean", "difference")})
-    metrics.update({k: v for k, v in verdict.items() if k.startswith("control_")})
-    metrics.update(
-        n_within_pairs=verdict["n_within_pairs"], n_across_pairs=verdict["n_across_pairs"]
-    )
+    metrics = pair_metrics(table)
+    metrics.update(numbers({k: verdict[k] for k in ("centered", "raw", "control")}))
+    metrics.update(health_metrics(health))
+    metrics["n_series"] = verdict["n_series"]
     for row in verdict["boundaries"]:
-        metrics.update(
-            {f"boundary_{row['boundary']}_{k}": row[k] for k in ("within", "across", "difference")}
-        )
+        values = {k: v for k, v in row.items() if k != "boundary"}
+        metrics.update(numbers(values, f"boundary_{row['boundary']}_"))
+    for row in verdict["per_seed"]:
+        prefix = f"seed{row['seed']}_"
+        metrics.update(numbers({k: row[k] for k in ("centered", "raw")}, prefix))
+        seed_health = boundary.health_summary({row["seed"]: trained[row["seed"]]})
+        metrics.update(health_metrics(seed_health, prefix))
+        metrics.update(pair_metrics(table[table.seed == row["seed"]], prefix))
     tracking.log_metrics(metrics)
-    tracking.log_params({"d_L": boundary.common_width(encoder.config, lengths)})
+    tracking.log_params({"d_L": boundary.common_width(config, lengths)})
     tracking.set_tags({"verdict.status": verdict["status"], "verdict": verdict["verdict"][:5000]})
     mlflow.log_dict(verdict, "verdict.json")
 
-    long = similarity.stack().rename("similarity").reset_index()
-    atomic.write_text(snakemake.output.csv, long.to_csv(index=False))
-    table = boundary.length_table(lengths, encoder.config)
-    atomic.write_text(snakemake.output.ctls, table.to_csv(index=False))
-    record = {**verdict, "dataset": dataset, "seed": seed, "mlflow_run_id": run.info.run_id}
+    means = boundary.similarity_means(table)
+    atomic.write_text(snakemake.output.csv, means.to_csv(index=False))
+    ctl_table = boundary.length_table(lengths, config)
+    atomic.write_text(snakemake.output.ctls, ctl_table.to_csv(index=False))
+    record = {**verdict, "dataset": dataset, "mlflow_run_id": run.info.run_id}
     atomic.write_text(snakemake.output.verdict, json.dumps(record, indent=2, sort_keys=True))
-    title = f"CSFT H_L similarity across lengths\n{dataset} test split, OT, {n_series} series"
-    figure = boundary.similarity_figure(similarity, active, title)
+    title = (
+        f"CSFT H_L similarity across lengths: {dataset} test split, OT, {n_series} series, "
+        f"mean over {len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
+    )
+    figure = boundary.similarity_figure(table, active, title)
     plots.save(figure, snakemake.output.png)
     plots.save(figure, snakemake.output.pdf)
-    log.info("similarity:\n%s", similarity.round(4).to_string())
+    log.info("centered similarity:\n%s", boundary.similarity_matrix(table, "centered").round(4))
