@@ -386,3 +386,14 @@ def claims_markdown(table: pd.DataFrame) -> str:
         + sentences
         + "\n"
     )
+
+
+def verdict_lines(table: pd.DataFrame) -> str:
+    """Claim: verdict, one a line (what `make run` prints)."""
+    return "\n".join(f"- {c}: {v}" for c, v in zip(table.claim, table.verdict, strict=True))
+
+
+if __name__ == "__main__":  # python -m csft.claims results/quick/tables/claims.csv
+    import sys
+
+    print(verdict_lines(pd.read_csv(sys.argv[1])))

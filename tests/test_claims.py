@@ -205,3 +205,12 @@ def test_claim_figures_have_labelled_axes_and_one_series_per_fusion_or_model(tmp
     assert [t.get_text() for t in bars.get_legend().get_texts()] == ["cross attention", "residual"]
     entropy = plots.attention_entropy(jobs[jobs.fusion == "cross_attention"]).axes[0]
     assert entropy.get_ylabel() == "entropy / log(P_{l-1})" and len(entropy.patches) == 1
+
+
+def test_make_run_prints_each_claim_with_its_verdict(tmp_path):
+    table = claims.claims_table(None, None, None, lengths_verdict(seeds=[1]), "quick")
+    lines = claims.verdict_lines(table).splitlines()
+    assert lines == [
+        "- lengths in one log2 interval share a feature space (boundary lengths): insufficient "
+        "evidence (5 of 5 cells, 1 seed, budget quick; fewer than 3 seeds)"
+    ]
