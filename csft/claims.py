@@ -234,10 +234,11 @@ def feature_claims(jobs: pd.DataFrame, budget: str) -> list[Claim]:
             "; ".join(f"vs {b}: {verdicts.interval_text(c)}" for b, c in per_baseline.items())
             or "no baseline"
         )
+        sick = f"collapsed representation ({', '.join(sorted(collapsed))})"
         if not coverage.complete:
-            verdict = coverage.insufficient()
+            verdict = coverage.insufficient() + (f"; {sick}" if collapsed else "")
         elif collapsed:
-            verdict = f"not judged: collapsed representation ({', '.join(sorted(collapsed))})"
+            verdict = f"not judged: {sick}"
         else:
             verdict = _combined(per_baseline, good, bad)
         mean, sd = csft[column].mean(), csft[column].std()
@@ -305,7 +306,7 @@ def lengths_claim(lengths: dict, budget: str) -> list[Claim]:
     coverage = verdicts.Coverage(
         "T = 512, 1023, 1024, 2047, 2048",
         frozenset(BOUNDARY_LENGTHS),
-        {int(t): seeds for t in lengths.get("lengths", [])},
+        {int(t): seeds for t in lengths.get("lengths", []) if int(t) in BOUNDARY_LENGTHS},
         budget,
     )
     centered, control = lengths["centered"], lengths["control"]
@@ -317,11 +318,16 @@ def lengths_claim(lengths: dict, budget: str) -> list[Claim]:
         f"{verdicts.interval_text(control['within_minus_across'])}"
     )
     verdict = lengths["status"] if coverage.complete else coverage.insufficient()
-    if coverage.complete and health.get("collapsed"):
-        verdict = "not judged: collapsed representation"
+    if health.get("collapsed"):
+        verdict = (
+            "not judged: collapsed representation"
+            if coverage.complete
+            else f"{verdict}; collapsed representation"
+        )
     health_text = (
         f"eff. rank {health['effective_rank']:.1f} of {health['dimensions']}, between-series cos "
         f"{health['between_cosine']:.3f}, dead {health['dead_dimensions']}"
+        + (", collapsed" if health.get("collapsed") else "")
     )
     return [
         Claim(

@@ -42,8 +42,14 @@ class Coverage:
         return sorted(c for c in self.cells if self.seeds.get(c, 0) > 0)
 
     @property
+    def outside(self) -> list:
+        """Cells we measured that the claim does not span (e.g. the quick study's ETTh1)."""
+        return sorted(c for c, n in self.seeds.items() if n > 0 and c not in self.cells)
+
+    @property
     def min_seeds(self) -> int:
-        return min((self.seeds[c] for c in self.covered), default=0)
+        """The fewest seeds of any cell we measured."""
+        return min((n for n in self.seeds.values() if n > 0), default=0)
 
     @property
     def complete(self) -> bool:
@@ -51,8 +57,14 @@ class Coverage:
 
     def ours(self) -> str:
         """What our numbers span, in words."""
+        elsewhere = ""
+        if self.outside:
+            named = ", ".join(" ".join(map(str, c)) if isinstance(c, tuple) else str(c)
+                              for c in self.outside[:4])  # fmt: skip
+            more = f" and {len(self.outside) - 4} more" if len(self.outside) > 4 else ""
+            elsewhere = f" (outside the claim: {named}{more})"
         return (
-            f"{len(self.covered)} of {len(self.cells)} cells, "
+            f"{len(self.covered)} of {len(self.cells)} cells{elsewhere}, "
             f"{self.min_seeds} seed{'s' if self.min_seeds != 1 else ''}, budget {self.budget}"
         )
 

@@ -12,11 +12,11 @@ HORIZONS = (96, 192, 336, 720)
 SEEDS = (1, 2, 3)
 
 
-def analysis_job(root, variant, horizon, seed, mse, features):
+def analysis_job(root, variant, horizon, seed, mse, features, dataset="ETTm1"):
     """One analysis job's files, as train_analysis writes them."""
-    folder = root / "analysis" / variant / "ETTm1" / f"H{horizon}" / f"seed{seed}"
+    folder = root / "analysis" / variant / dataset / f"H{horizon}" / f"seed{seed}"
     folder.mkdir(parents=True)
-    record = {"model": "patchtst" if variant == "patchtst" else "csft", "dataset": "ETTm1",
+    record = {"model": "patchtst" if variant == "patchtst" else "csft", "dataset": dataset,
               "horizon": horizon, "seed": seed, "test_mse": mse, "test_mae": mse / 2}  # fmt: skip
     (folder / "metrics.json").write_text(json.dumps([record]))
     pd.DataFrame(
@@ -43,18 +43,19 @@ def collapsed(seed):
     return 5.0 + rng.standard_normal(16) + 1e-3 * rng.standard_normal((300, 16))
 
 
-def make_jobs(root, horizons=HORIZONS, seeds=SEEDS, csft_features=independent, attention=0.30):
+def make_jobs(
+    root, horizons=HORIZONS, seeds=SEEDS, csft_features=independent, attention=0.30, dataset="ETTm1"
+):
     paths = []
     for seed in seeds:
         for h in horizons:
             noise = seed / 1000 + h / 1e5
-            paths.append(
-                analysis_job(root, "csft", h, seed, attention + noise, csft_features(seed))
-            )
-            paths.append(
-                analysis_job(root, "csft_residual", h, seed, 0.35 + noise, independent(seed))
-            )
-            paths.append(analysis_job(root, "patchtst", h, seed, 0.33, redundant(seed)))
+            csft, residual = attention + noise, 0.35 + noise
+            paths += [
+                analysis_job(root, "csft", h, seed, csft, csft_features(seed), dataset),
+                analysis_job(root, "csft_residual", h, seed, residual, independent(seed), dataset),
+                analysis_job(root, "patchtst", h, seed, 0.33, redundant(seed), dataset),
+            ]
     fusions = {"csft": "cross_attention", "csft_residual": "residual"}
     return analysis_jobs.read_analysis_jobs(paths, fusions).jobs
 
@@ -121,6 +122,20 @@ def test_a_collapsed_representation_is_not_judged_feature_independent(tmp_path):
         row = table.loc[f"feature {claim} than every baseline"]
         assert row.verdict.startswith("not judged: collapsed representation (csft")
         assert "collapsed 12/12" in row.health
+
+
+def test_the_quick_studys_analyses_on_another_set_cover_nothing_and_say_so(tmp_path):
+    jobs = make_jobs(tmp_path, horizons=(96,), seeds=(1,), csft_features=collapsed, dataset="ETTh1")
+    table = by_claim(claims.claims_table(None, None, jobs, None, "quick"))
+    pearson = table.loc["feature pearson: CSFT lower than every baseline"]
+    assert pearson.verdict == (
+        "insufficient evidence (0 of 4 cells (outside the claim: ETTh1 96), 1 seed, budget quick;"
+        " cells missing; fewer than 3 seeds); collapsed representation (csft)"
+    )
+    sick = lengths_verdict(seeds=[1], collapsed=True)
+    boundary = claims.claims_table(None, None, None, sick, "quick").iloc[0]
+    assert boundary.verdict.endswith("fewer than 3 seeds); collapsed representation")
+    assert boundary.health.endswith(", collapsed")
 
 
 def test_one_cell_of_sixteen_is_insufficient_evidence():
