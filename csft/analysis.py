@@ -120,13 +120,19 @@ def diagnostic_metrics(ratios: list[float], entropies: list[dict]) -> dict[str, 
 # (N samples x D features) from any model's `represent`.
 
 
-def _varying_columns(features: np.ndarray) -> np.ndarray:
-    """Drop constant feature dimensions: their correlation is undefined, not zero."""
+def _checked(features: np.ndarray) -> np.ndarray:
+    """Features as float64 (N >= 3, D), or an error naming the shape or the NaN."""
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or features.shape[0] < 3:
         raise ValueError(f"features must be (N >= 3, D), got shape {features.shape}")
     if not np.isfinite(features).all():
         raise ValueError("features contain NaN or infinite values")
+    return features
+
+
+def _varying_columns(features: np.ndarray) -> np.ndarray:
+    """Drop constant feature dimensions: their correlation is undefined, not zero."""
+    features = _checked(features)
     return features[:, features.std(axis=0) > 0]
 
 
@@ -206,11 +212,7 @@ def representation_health(features: np.ndarray) -> dict[str, float | int | bool]
     """Dead dimensions, effective rank and between-series cosine of (N >= 3, D) features, and
     whether they read as collapsed (between-series cosine >= COLLAPSE_COSINE, or effective
     rank below 1.5, or every dimension dead)."""
-    features = np.asarray(features, dtype=np.float64)
-    if features.ndim != 2 or features.shape[0] < 3:
-        raise ValueError(f"features must be (N >= 3, D), got shape {features.shape}")
-    if not np.isfinite(features).all():
-        raise ValueError("features contain NaN or infinite values")
+    features = _checked(features)
     rms = float(np.sqrt((features**2).mean()))
     dead = int((features.std(axis=0) <= DEAD_TOLERANCE * max(rms, 1e-12)).sum())
     rank, cosine = effective_rank(features), mean_between_cosine(features)
