@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from csft import verdicts
-from csft.analysis_jobs import ablation_comparison, paired, paper_features
+from csft.analysis_jobs import PAIR_KEYS, ablation_comparison, paired, paper_features
 from csft.data.ucr_catalog import archive
 from csft.tables import paper_numbers
 
@@ -200,6 +200,15 @@ def _combined(per_baseline: dict[str, dict], good: str, bad: str) -> str:
     return verdicts.NO_DIFFERENCE
 
 
+def _measured_by_all(jobs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    """The dataset x horizon x seed keys every one of `variants` measured: a comparison covers
+    a cell only where CSFT and every baseline were both run."""
+    keys = jobs.loc[jobs.variant == variants[0], PAIR_KEYS]
+    for variant in variants[1:]:
+        keys = keys.merge(jobs.loc[jobs.variant == variant, PAIR_KEYS])
+    return keys
+
+
 def _versus(jobs: pd.DataFrame, csft_mask: pd.Series, baseline: str, column: str) -> dict:
     """CSFT minus `baseline` in `column`, paired over seeds x horizons."""
     pairs = paired(jobs, csft_mask, jobs.variant == baseline, column)
@@ -216,7 +225,7 @@ def feature_claims(jobs: pd.DataFrame, budget: str) -> list[Claim]:
     coverage = verdicts.Coverage(
         f"{ANALYSIS_DATASET} x 4 horizons, CSFT vs every baseline",
         cells,
-        _cells(jobs[csft_mask]) if csft_mask.any() and baselines else {},
+        _cells(_measured_by_all(jobs, ["csft", *baselines])) if baselines else {},
         budget,
     )
     csft = jobs[csft_mask]

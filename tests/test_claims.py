@@ -138,6 +138,14 @@ def test_the_quick_studys_analyses_on_another_set_cover_nothing_and_say_so(tmp_p
     assert boundary.health.endswith(", collapsed")
 
 
+def test_a_cell_without_the_baseline_is_not_covered(tmp_path):
+    jobs = make_jobs(tmp_path)
+    jobs = jobs[~((jobs.variant == "patchtst") & (jobs.horizon == 720))]
+    table = by_claim(claims.claims_table(None, None, jobs, None, "check"))
+    verdict = table.loc["feature pearson: CSFT lower than every baseline"].verdict
+    assert verdict.startswith("insufficient evidence (3 of 4 cells, 3 seeds, budget check")
+
+
 def test_one_cell_of_sixteen_is_insufficient_evidence():
     table = by_claim(
         claims.claims_table(forecast_cells(["ETTh1"], [96]), None, None, None, "quick")
