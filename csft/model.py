@@ -14,6 +14,8 @@ open is a CSFTConfig field with the default named there (see "Assumptions" in th
   or, for the ablation, a residual H*_l + Linear(re-patched H_{l-1});
 - length rule: L = floor(log2(T / patch_len)); a series of length T in [2^k, 2^(k+1)) is
   resampled (anti-aliased, csft.resampling) to the grid length 2^k, so H_L is exactly one token.
+  The other placements of the uf track (csft.placement: length_aware, pad_mask, crop) are the
+  config field `placement`; pad_mask's grid is 2^(k+1), so it runs one CTL more.
 Forecasting (channel independent): RevIN -> each channel through the encoder -> a linear head
 over the flattened {H_0..H_L} -> horizon, then RevIN inverted.
 """
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from csft import placement as placements
 from csft.layers import RevIN, sinusoidal_positions, transformer_encoder
 from csft.resampling import resample
 
@@ -101,11 +104,14 @@ class CrossScaleFusion(nn.Module):
         self.norm = nn.LayerNorm(width) if residual else None
 
     def forward(
-        self, coarse: torch.Tensor, fine: torch.Tensor
+        self, coarse: torch.Tensor, fine: torch.Tensor, fine_padding: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """coarse: (N, P_l, d_l), fine: (N, P_{l-1}, d_{l-1}) -> ((N, P_l, d_l), attention
-        weights (N, heads, P_l, P_{l-1}))."""
-        fused, weights = self.attention(coarse, fine, fine, average_attn_weights=False)
+        """coarse: (N, P_l, d_l), fine: (N, P_{l-1}, d_{l-1}), fine_padding: (P_{l-1},) True at
+        padding tokens (never attended to) -> ((N, P_l, d_l), weights (N, heads, P_l, P_{l-1}))."""
+        mask = None if fine_padding is None else fine_padding.expand(fine.shape[0], -1)
+        fused, weights = self.attention(
+            coarse, fine, fine, key_padding_mask=mask, average_attn_weights=False
+        )
         return self.norm(coarse + fused) if self.residual else fused, weights
 
 
@@ -117,8 +123,11 @@ class ResidualFusion(nn.Module):
         self.group = group
         self.project = nn.Linear(group * finer_width, width)
 
-    def forward(self, coarse: torch.Tensor, fine: torch.Tensor) -> tuple[torch.Tensor, None]:
-        """coarse: (N, P_l, d_l), fine: (N, P_{l-1}, d_{l-1}) -> ((N, P_l, d_l), None)."""
+    def forward(
+        self, coarse: torch.Tensor, fine: torch.Tensor, fine_padding: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, None]:
+        """coarse: (N, P_l, d_l), fine: (N, P_{l-1}, d_{l-1}) -> ((N, P_l, d_l), None).
+        Padding tokens of `fine` hold zeros (CSFTEncoder), so they add nothing here."""
         return coarse + self.project(repatch(fine, self.group)), None
 
 
@@ -139,12 +148,28 @@ class ConvLikeTransformerLayer(nn.Module):
         else:
             self.fusion = ResidualFusion(width, finer_width, config.repatch)
 
-    def forward(self, fine: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """fine: H_{l-1} (N, P_{l-1}, d_{l-1}) -> (H_l (N, P_l, d_l), attention or None)."""
+    def forward(
+        self,
+        fine: torch.Tensor,
+        fine_padding: torch.Tensor | None = None,
+        padding: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """fine: H_{l-1} (N, P_{l-1}, d_{l-1}) -> (H_l (N, P_l, d_l), attention or None).
+
+        `fine_padding` (P_{l-1},) and `padding` (P_l,) mark padding tokens (pad_mask placement):
+        no attention reads them and this layer's padding tokens leave it as zeros.
+        """
         grouped = repatch(fine, self.group)  # (N, P_l, group * d_{l-1})
         grouped = F.layer_norm(grouped, grouped.shape[-1:])  # per-token instance norm
-        coarse = self.encoder(self.widen(grouped))  # H*_l: (N, P_l, d_l)
-        return self.fusion(coarse, fine)
+        mask = None if padding is None else padding.expand(fine.shape[0], -1)
+        coarse = self.encoder(self.widen(grouped), src_key_padding_mask=mask)  # H*_l
+        fused, weights = self.fusion(coarse, fine, fine_padding)  # (N, P_l, d_l)
+        return zero_padding(fused, padding), weights
+
+
+def zero_padding(tokens: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
+    """tokens (N, P, d) with the padding tokens ((P,) True) set to zero; None: unchanged."""
+    return tokens if padding is None else tokens.masked_fill(padding[None, :, None], 0.0)
 
 
 # ----------------------------------------------------------------------------- model
@@ -174,8 +199,15 @@ class CSFTConfig:
     input_norm: str = "instance"
     min_length: int = 64  # supported series lengths [min_length, max_length)
     max_length: int = 8192
+    # How a look-back of any T in the interval meets the grid (csft.placement): the paper's
+    # "resample", or "length_aware", "pad_mask", "crop" (the uf track's alternatives).
+    placement: str = "resample"
 
     def __post_init__(self) -> None:
+        if self.placement not in placements.PLACEMENTS:
+            raise ValueError(
+                f"placement must be one of {placements.PLACEMENTS}, got {self.placement!r}"
+            )
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.input_norm not in INPUT_NORMS:
@@ -193,15 +225,25 @@ class CSFTConfig:
     def plan(self) -> LengthPlan:
         return length_plan(self.lookback, self.patch_len, self.min_length, self.max_length)
 
+    @property
+    def grid_length(self) -> int:
+        """Points of the grid the encoder sees: 2^k, or 2^(k+1) for pad_mask."""
+        return placements.grid_length(self.placement, self.plan.grid_length)
+
+    @property
+    def n_ctl(self) -> int:
+        """CTLs the encoder runs on its grid: the length rule's L (one more for pad_mask)."""
+        return int(math.log2(self.grid_length // self.patch_len))
+
     def widths(self) -> list[int]:
         """d_0..d_L: doubling per scale, capped at d_max when set."""
-        widths = [self.d_model * 2**level for level in range(self.plan.n_ctl + 1)]
+        widths = [self.d_model * 2**level for level in range(self.n_ctl + 1)]
         return [min(w, self.d_max) for w in widths] if self.d_max else widths
 
     def tokens(self) -> list[int]:
         """P_0..P_L: tokens per scale on the grid."""
-        tokens = [self.plan.grid_length // self.patch_len]
-        for _ in range(self.plan.n_ctl):
+        tokens = [self.grid_length // self.patch_len]
+        for _ in range(self.n_ctl):
             tokens.append(math.ceil(tokens[-1] / self.repatch))
         return tokens
 
@@ -213,6 +255,7 @@ class Scales:
     hidden: list[torch.Tensor]  # H_l: (N, P_l, d_l)
     attention: list[torch.Tensor | None]  # per CTL: (N, heads, P_l, P_{l-1}) or None (residual)
     grid: torch.Tensor  # the input on its grid, after input_norm: (N, grid_length)
+    real_length: int | None = None  # pad_mask: grid points before the padding (None: all)
 
 
 class CSFTEncoder(nn.Module):
@@ -234,6 +277,8 @@ class CSFTEncoder(nn.Module):
             ConvLikeTransformerLayer(config, widths[level - 1], widths[level])
             for level in range(1, len(widths))
         )
+        # length_aware: log2(T / 2^k) -> a vector added to every input token
+        self.length_embed = nn.Linear(1, widths[0]) if config.placement == "length_aware" else None
 
     def check_input(self, x: torch.Tensor) -> None:
         if not torch.isfinite(x).all():
@@ -242,7 +287,7 @@ class CSFTEncoder(nn.Module):
             )
         plan = length_plan(
             x.shape[-1], self.config.patch_len, self.config.min_length, self.config.max_length
-        )
+        )  # the interval rule holds for every placement
         if plan.grid_length != self.config.plan.grid_length:
             lo, hi = self.config.plan.interval
             raise ValueError(
@@ -253,31 +298,62 @@ class CSFTEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> Scales:
         """x: (N, T), T in the model's interval -> Scales with H_l: (N, P_l, d_l)."""
         self.check_input(x)
-        return self.encode_grid(place_on_grid(x, self.config.plan.grid_length))  # (N, 2^k)
+        config, length = self.config, x.shape[-1]
+        if config.placement == "crop":
+            return self.encode_grid(placements.crop_to_grid(x, config.grid_length))
+        if config.placement == "pad_mask":
+            return self.encode_grid(placements.pad_to_grid(x, config.grid_length), length)
+        grid = placements.resample_to_grid(x, config.grid_length)  # (N, 2^k)
+        offset = placements.length_offset(length, config.plan.grid_length)
+        return self.encode_grid(grid, offset=offset if self.length_embed is not None else None)
 
-    def encode_grid(self, grid: torch.Tensor) -> Scales:
+    def encode_grid(
+        self, grid: torch.Tensor, real_length: int | None = None, offset: float | None = None
+    ) -> Scales:
         """Series already on a grid of 2^j points, 2^j <= this model's grid -> {H_0..H_Lj}.
 
         A shorter grid runs the first L_j = log2(2^j / l_p) CTLs only: the scales every
         interval shares use the same weights (the classification track's per-interval policy).
+        `real_length` (pad_mask): only the first points are the series; what follows is padding,
+        never read (its values do not matter). `offset` (length_aware): log2(T / 2^k).
         """
-        length = grid.shape[-1]
-        depth = math.log2(length / self.config.patch_len)
-        if not depth.is_integer() or not 0 <= depth <= self.config.plan.n_ctl:
+        config, length = self.config, grid.shape[-1]
+        depth = math.log2(length / config.patch_len)
+        if not depth.is_integer() or not 0 <= depth <= config.n_ctl:
             raise ValueError(
-                f"grid length {length} is not patch_len * 2^L with L <= {self.config.plan.n_ctl}"
+                f"grid length {length} is not patch_len * 2^L with L <= {config.n_ctl}"
             )
-        if self.config.input_norm == "instance":
+        if real_length is not None and not 0 < real_length <= length:
+            raise ValueError(f"real_length {real_length} must be in [1, {length}]")
+        if real_length is not None:
+            if config.input_norm == "instance":
+                grid = placements.masked_instance_norm(grid, real_length)  # padding -> 0
+            else:
+                grid = placements.pad_to_grid(grid[:, :real_length], length)
+        elif config.input_norm == "instance":
             grid = F.instance_norm(grid.unsqueeze(1)).squeeze(1)  # (N, 2^j): zero mean, unit var
-        patches = grid.unfold(-1, self.config.patch_len, self.config.patch_len)  # (N, P_0, l_p)
+        patches = grid.unfold(-1, config.patch_len, config.patch_len)  # (N, P_0, l_p)
         positions = self.positions[: patches.shape[1]]  # (P_0, d_0)
         tokens = self.embed_norm(self.embed(patches)) + positions  # (N, P_0, d_0)
-        hidden, attention = [self.encoder(tokens)], []  # H_0: (N, P_0, d_0)
-        for layer in self.layers[: int(depth)]:
-            h, weights = layer(hidden[-1])  # (N, P_l, d_l)
+        if self.length_embed is not None:
+            if offset is None:
+                raise ValueError("placement length_aware needs the look-back's offset log2(T/2^k)")
+            tokens = tokens + self.length_embed(tokens.new_full((1, 1), offset))  # (1, d_0)
+        padding = [None] * (int(depth) + 1)
+        if real_length is not None:
+            counts = placements.real_tokens(real_length, config.patch_len, int(depth) + 1)
+            padding = [
+                placements.padding_mask(n, real, grid.device)
+                for n, real in zip(config.tokens(), counts, strict=False)
+            ]
+        mask = None if padding[0] is None else padding[0].expand(grid.shape[0], -1)
+        hidden = [zero_padding(self.encoder(tokens, src_key_padding_mask=mask), padding[0])]
+        attention = []  # H_0: (N, P_0, d_0)
+        for level, layer in enumerate(self.layers[: int(depth)], start=1):
+            h, weights = layer(hidden[-1], padding[level - 1], padding[level])  # (N, P_l, d_l)
             hidden.append(h)
             attention.append(weights)
-        return Scales(hidden, attention, grid)
+        return Scales(hidden, attention, grid, real_length)
 
     def encode(self, x: torch.Tensor) -> Scales:
         """x: (N, T) in this model's interval, or (N, 2^j) already on a shallower interval's
@@ -287,8 +363,11 @@ class CSFTEncoder(nn.Module):
         return self.forward(x)
 
     def represent(self, x: torch.Tensor) -> torch.Tensor:
-        """The fixed-size representation H_L of each series: (N, T) -> (N, d_L)."""
-        return self.encode(x).hidden[-1][:, 0]  # H_L has one token: (N, d_L)
+        """The fixed-size representation H_L of each series: (N, T) -> (N, d_L).
+
+        H_L has one token on every placement's grid (pad_mask: 2^(k+1) points, one CTL more),
+        and that token always covers real points, so it pools real tokens only."""
+        return self.encode(x).hidden[-1][:, 0]  # (N, d_L)
 
 
 class CSFT(nn.Module):
@@ -314,6 +393,8 @@ class CSFT(nn.Module):
         """x: (B, T, C) -> (B, H, C)."""
         b, _, c = x.shape
         stats = None
+        if self.config.placement == "crop":  # before RevIN: its statistics see what the model sees
+            x = x[:, -self.config.grid_length :]  # (B, 2^k, C)
         if self.revin is not None:
             x, stats = self.revin.normalize(x)  # (B, T, C)
         series = x.transpose(1, 2).reshape(b * c, -1)  # (B*C, T)
@@ -335,6 +416,11 @@ class CSFTClassifier(nn.Module):
 
     def __init__(self, config: CSFTConfig, n_classes: int, depths: list[int] | None = None):
         super().__init__()
+        if config.placement != "resample":
+            raise ValueError(
+                f"classification places series by its length policies; placement "
+                f"{config.placement!r} is for the forecasting uf track only"
+            )
         depths = sorted(set(depths or [config.plan.n_ctl]))
         if depths[0] < 0 or depths[-1] > config.plan.n_ctl:
             raise ValueError(f"depths {depths} must lie in [0, {config.plan.n_ctl}]")

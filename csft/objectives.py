@@ -53,9 +53,13 @@ class ReconstructionDecoders(nn.Module):
         return decoded
 
 
-def reconstruction_losses(decoded: list[torch.Tensor], grid: torch.Tensor) -> list[torch.Tensor]:
-    """MSE of each scale's reconstruction (N, grid_length) against the normalised grid."""
-    return [F.mse_loss(values, grid) for values in decoded]
+def reconstruction_losses(
+    decoded: list[torch.Tensor], grid: torch.Tensor, real_length: int | None = None
+) -> list[torch.Tensor]:
+    """MSE of each scale's reconstruction (N, grid_length) against the normalised grid; with
+    `real_length` (pad_mask placement) over the real points only, never the padding."""
+    end = grid.shape[1] if real_length is None else real_length
+    return [F.mse_loss(values[:, :end], grid[:, :end]) for values in decoded]
 
 
 def independence_penalty(features: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -100,7 +104,7 @@ def ssl_loss(
     penalties of every scale's token mean (H_L's token mean is that token).
     """
     scales = encoder.encode(series)
-    recon = reconstruction_losses(decoders(scales), scales.grid)
+    recon = reconstruction_losses(decoders(scales), scales.grid, scales.real_length)
     recon_mean = torch.stack(recon).mean()
     if config.independence_all_scales:
         penalties = [independence_penalty(h.mean(dim=1)) for h in scales.hidden]  # (N, d_l) each
