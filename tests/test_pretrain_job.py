@@ -1,6 +1,7 @@
 """The encoder pretraining job every horizon fine-tunes from (real ETTh1): what it trains on,
 the file it hands over (weights-only, with its settings) and the refusals a user meets."""
 
+import itertools
 import pickle
 
 import pytest
@@ -125,3 +126,43 @@ def test_probe_mode_without_pretraining_is_refused_before_any_job():
     settings = {"architecture": {}, "pretraining": {"epochs": 0}, "mode": "probe"}
     with pytest.raises(ValueError, match="models.csft.mode: probe .*pretraining.epochs"):
         check_pretraining({"models": {"csft": settings}})
+
+
+def test_interval_pretraining_sees_the_lengths_it_serves(mirror, monkeypatch):
+    """The uf encoder pretrains on look-backs drawn from its interval (seeded per batch) and
+    validates on the mean over the look-backs it is tested at, under its placement."""
+    job = pretrain_job.PretrainJob("ETTh1", 64, 0, interval=(64, 128), eval_lookbacks=(64, 96))
+    series = ETTSeries.load(mirror / "ETT-small" / "ETTh1.csv", "ETTh1", job.max_lookback)
+    batches = pretrain_job.IntervalBatches(64, 128, (64, 96))
+    generator = torch.Generator().manual_seed(0)
+    lengths = {x.shape[1] for x, _ in itertools.islice(
+        batches(series.windows("train", 0), 16, True, generator), 20
+    )}  # fmt: skip
+    assert len(lengths) > 5 and all(64 <= t < 128 for t in lengths)
+    val = batches(series.windows("val", 0), 512, False, None)
+    seen = [x.shape[1] for x, _ in val]
+    assert len(val) == len(seen) and set(seen) == {64, 96}
+    assert sum(len(x) for x, _ in batches(series.windows("val", 0), 512, False, None)) == 2 * (
+        len(series.windows("val", 0))
+    )
+    shapes = []
+    original = pretrain_job.pretrain
+
+    def spy(encoder, train, val_windows, config, generator, on_epoch, **kwargs):
+        real = kwargs["batches"]
+        kwargs["batches"] = lambda *a: [shapes.append(b[0].shape[1]) or b for b in real(*a)]
+        return original(encoder, train, val_windows, config, generator, on_epoch, **kwargs)
+
+    monkeypatch.setattr(pretrain_job, "pretrain", spy)
+    architecture = {**TINY_CSFT, "placement": "pad_mask"}
+    encoder, history = pretrain_job.run(job, series, architecture, PRETRAINING)
+    assert encoder.config.grid_length == 128 and len(history) == 2
+    assert len(set(shapes)) > 2  # several training lengths, and both validation look-backs
+    assert {64, 96} <= set(shapes)
+    settings = pretrain_job.encoder_settings(job, architecture, series.n_channels)
+    assert settings["interval"] == [64, 128]
+    with pytest.raises(ValueError, match="inside the interval"):
+        pretrain_job.PretrainJob("ETTh1", 64, 0, interval=(64, 128), eval_lookbacks=(200,))
+    with pytest.raises(ValueError, match="needs 127"):
+        pretrain_job.run(job, ETTSeries.load(mirror / "ETT-small" / "ETTh1.csv", "ETTh1", 64),
+                         TINY_CSFT, PRETRAINING)  # fmt: skip

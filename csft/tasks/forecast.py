@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +73,19 @@ def predict(model: nn.Module, windows: Dataset, batch_size: int) -> Forecasts:
     return Forecasts(np.concatenate(preds), np.concatenate(trues))
 
 
+def validation_mse(
+    model: nn.Module, windows: Dataset | Sequence[Dataset], batch_size: int
+) -> float:
+    """MSE over every window of `windows`; given several sets (the uf track: the same windows
+    at each evaluated look-back), the mean of their MSEs, so no look-back alone selects."""
+    sets = [windows] if isinstance(windows, Dataset) else list(windows)
+    scores = []
+    for dataset in sets:
+        val = predict(model, dataset, batch_size)
+        scores.append(metrics.mse(val.pred, val.true))
+    return float(np.mean(scores))
+
+
 def patchtst_type3(epoch: int) -> float:
     """Learning-rate factor of epoch `epoch` (from 1) in the official PatchTST code, lradj type3.
 
@@ -119,7 +132,7 @@ def make_optimizer(parameters, config: TrainingConfig, steps_per_epoch: int = 1)
 def train(
     model: nn.Module,
     train_windows: Dataset,
-    val_windows: Dataset,
+    val_windows: Dataset | Sequence[Dataset],
     config: TrainingConfig,
     generator: torch.Generator,
     on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
@@ -130,7 +143,8 @@ def train(
 
     Returns one row per epoch (train_loss, val_loss, lr); `on_epoch(epoch, row)` sees each
     row as it is made (epoch counts from 1), e.g. to log it; `collate_fn` shapes training
-    batches (validation always sees every window as given). With a `checkpoint`, the loop's
+    batches (validation always sees every window as given; several validation sets: the mean
+    of their MSEs, see validation_mse). With a `checkpoint`, the loop's
     whole state is saved after every epoch and a saved state is resumed (its rows replayed
     through `on_epoch`), giving the uninterrupted run's result.
     """
@@ -174,10 +188,9 @@ def train(
             if per_step:
                 scheduler.step()
             losses.append(loss.item())
-        val = predict(model, val_windows, config.eval_batch_size)
         row = {
             "train_loss": float(np.mean(losses)),
-            "val_loss": metrics.mse(val.pred, val.true),
+            "val_loss": validation_mse(model, val_windows, config.eval_batch_size),
             "lr": lr,
         }
         state.history.append(row)

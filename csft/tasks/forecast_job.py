@@ -2,7 +2,9 @@
 
 Both forecasting tracks run through here. The main track trains and tests at one look-back.
 The variable-length "uf" track trains one model on every look-back of a log2 interval (a new
-look-back per batch) and tests it at several fixed look-backs on the same forecast targets.
+look-back per batch), selects it on the mean validation MSE over the look-backs it is tested
+at, and tests it at those fixed look-backs on the same forecast targets; CSFT's `placement`
+(csft.placement) says how each look-back meets its grid.
 CSFT starts from an encoder pretrained once for every horizon (csft.tasks.pretrain_job).
 """
 
@@ -118,8 +120,13 @@ def run(
     model = build_model(
         job.model, architecture, lookback=low, horizon=job.horizon, n_channels=series.n_channels
     ).to(resolve_device(job.device))
-    val = CroppedWindows(windows["val"], (low + high - 1) // 2 if job.track == "uf" else low)
+    # Validation: the uf track's model is selected on the mean over every look-back it is
+    # tested at (never one of them alone); the main track's on its one look-back.
+    lookbacks = job.eval_lookbacks if job.track == "uf" else (low,)
+    val_sets = [CroppedWindows(windows["val"], lookback) for lookback in lookbacks]
+    val = val_sets[len(val_sets) // 2]  # the per-epoch diagnostics' batch
     is_csft = isinstance(model, CSFT)
+    placement = model.config.placement if is_csft else ""
 
     if encoder_state is not None:
         if not is_csft:
@@ -141,8 +148,9 @@ def run(
         train, collate = CroppedWindows(windows["train"], low), None
     config = forecast.TrainingConfig(**training)
     history = forecast.train(
-        model, train, val, config, generator, on_epoch, collate_fn=collate, checkpoint=checkpoint
-    )
+        model, train, val_sets, config, generator, on_epoch, collate_fn=collate,
+        checkpoint=checkpoint,
+    )  # fmt: skip
 
     records, examples = [], {}
     for lookback in job.eval_lookbacks:
@@ -160,6 +168,7 @@ def run(
         records.append(
             {
                 "track": job.track,
+                "placement": placement,
                 "model": job.model,
                 "dataset": job.dataset,
                 "horizon": job.horizon,

@@ -13,32 +13,101 @@ own settings differ is refused instead of fine-tuning the wrong encoder.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
+from torch.utils.data import DataLoader
 
 from csft import atomic
 from csft.checkpoint import Checkpoint
-from csft.data.ett import ETTSeries
+from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import resolve_device
 from csft.model import CSFTConfig, CSFTEncoder
 from csft.seeding import seed_everything
-from csft.tasks.pretrain import PretrainConfig, pretrain
+from csft.tasks.pretrain import PretrainConfig, pretrain, window_batches
 
 FORMAT = 1  # of the saved file; a change of layout bumps it
 
 
 @dataclass(frozen=True)
 class PretrainJob:
-    """Which encoder one job pretrains: on `dataset` at `lookback`, with `seed`."""
+    """Which encoder one job pretrains: on `dataset` at `lookback`, with `seed`.
+
+    With an `interval` [low, high) (the uf track; `lookback` is then low) it pretrains on the
+    lengths its fine-tuned model serves: each training batch a look-back drawn from the
+    interval (seeded), validation the mean over `eval_lookbacks`, under the architecture's
+    placement, as fine-tuning does.
+    """
 
     dataset: str
     lookback: int
     seed: int
     features: str = "M"
     device: str = "cpu"  # the config's device: auto | cpu | cuda (csft.device)
+    interval: tuple[int, int] | None = None
+    eval_lookbacks: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.interval is not None:
+            low, high = self.interval
+            if low != self.lookback or not low < high:
+                raise ValueError(
+                    f"interval {self.interval} must be [lookback={self.lookback}, high)"
+                )
+            outside = [t for t in self.eval_lookbacks if not low <= t < high]
+            if not self.eval_lookbacks or outside:
+                raise ValueError(
+                    f"eval_lookbacks {list(self.eval_lookbacks)} must be non-empty and inside "
+                    f"the interval [{low}, {high})"
+                )
+
+    @property
+    def max_lookback(self) -> int:
+        """Windows are cut for this look-back; shorter ones are their last points."""
+        if self.interval is None:
+            return self.lookback
+        return max(self.interval[1] - 1, *self.eval_lookbacks)
+
+
+class IntervalBatches:
+    """`pretrain`'s batches for an interval: training batches each cropped to a look-back drawn
+    from [low, high) (seeded); evaluation every window at each of `eval_lookbacks` in turn."""
+
+    def __init__(self, low: int, high: int, eval_lookbacks: tuple[int, ...]):
+        self.low, self.high, self.eval_lookbacks = low, high, eval_lookbacks
+
+    def __call__(self, windows, batch_size: int, training: bool, generator):
+        if training:
+            return DataLoader(
+                windows,
+                batch_size,
+                shuffle=True,
+                generator=generator,
+                drop_last=True,
+                collate_fn=RandomLookbackCollate(self.low, self.high, generator),
+            )
+        return _Chained(
+            [
+                DataLoader(CroppedWindows(windows, lookback), batch_size, shuffle=False)
+                for lookback in self.eval_lookbacks
+            ]
+        )
+
+
+class _Chained:
+    """Several loaders one after the other, with a length (evaluation checks it)."""
+
+    def __init__(self, loaders: list[DataLoader]):
+        self.loaders = loaders
+
+    def __len__(self) -> int:
+        return sum(len(loader) for loader in self.loaders)
+
+    def __iter__(self):
+        return itertools.chain.from_iterable(self.loaders)
 
 
 def encoder_settings(job: PretrainJob, architecture: Mapping, n_channels: int) -> dict:
@@ -47,6 +116,7 @@ def encoder_settings(job: PretrainJob, architecture: Mapping, n_channels: int) -
         "dataset": job.dataset,
         "features": job.features,
         "lookback": job.lookback,
+        "interval": list(job.interval) if job.interval else None,
         "n_channels": n_channels,
         "seed": job.seed,
         "architecture": dict(architecture),
@@ -61,13 +131,20 @@ def run(
     on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
     checkpoint: Checkpoint | None = None,
 ) -> tuple[CSFTEncoder, list[dict[str, float]]]:
-    """Pretrain a CSFT encoder for `job.lookback` on `series` (loaded at that look-back);
-    returns it (best validation epoch restored) and the per-epoch history."""
+    """Pretrain a CSFT encoder for `job.lookback` (or its interval) on `series` (loaded at
+    `job.max_lookback`); returns it (best validation epoch restored) and the history."""
     generator = seed_everything(job.seed)
     config = CSFTConfig(
         lookback=job.lookback, horizon=1, n_channels=series.n_channels, **architecture
     )
     encoder = CSFTEncoder(config).to(resolve_device(job.device))
+    if series.lookback != job.max_lookback:
+        raise ValueError(
+            f"series loaded at look-back {series.lookback}; this job needs {job.max_lookback}"
+        )
+    batches = window_batches
+    if job.interval is not None:
+        batches = IntervalBatches(*job.interval, job.eval_lookbacks)
     history = pretrain(
         encoder,
         series.windows("train", 0),  # look-backs only: (B, T, C) with an empty target
@@ -75,6 +152,7 @@ def run(
         PretrainConfig(**pretraining),
         generator,
         on_epoch,
+        batches=batches,
         checkpoint=checkpoint,
     )
     return encoder, history
