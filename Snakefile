@@ -39,6 +39,7 @@ localrules:
     prepare_ucr,
     forecast_table,
     forecast_figures,
+    uf_figure,
     classify_table,
     classify_figures,
     claims_table,

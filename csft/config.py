@@ -71,20 +71,27 @@ def check_pretraining(config: Mapping) -> None:
                 )
 
 
-def pretraining_settings(config: Mapping, group: str, name: str, dataset: str) -> dict:
+def pretraining_settings(
+    config: Mapping, group: str, name: str, dataset: str, placement: str | None = None
+) -> dict:
     """What one encoder pretraining runs: the model's `pretraining` recipe and its architecture
     on `dataset` (for an analysis variant, the variant's settings on top).
 
-    `group` "forecast" names a model (both forecasting tracks fine-tune its encoder), "analysis"
-    an analysis variant.
+    `group` "forecast" names a model (the main track fine-tunes its encoder), "forecast_uf" a
+    model of the uf track under `placement` (an encoder per placement and interval),
+    "analysis" an analysis variant.
     """
     if group == "forecast":
         model, extra = name, {}
+    elif group == "forecast_uf":
+        model, extra = name, {"placement": placement or "resample"}
     elif group == "analysis":
         variant = analysis_variant(config, name)
         model, extra = variant["model"], variant.get("architecture", {})
     else:
-        raise ValueError(f"pretraining group must be forecast or analysis, got {group!r}")
+        raise ValueError(
+            f"pretraining group must be forecast, forecast_uf or analysis, got {group!r}"
+        )
     settings = config["models"][model]
     return {
         "model": model,

@@ -210,3 +210,39 @@ def pca_curves(curves: pd.DataFrame, paper_fraction: float | None = None) -> plt
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def uf_lookbacks(summary: pd.DataFrame) -> plt.Figure:
+    """The uf track: test MSE and MAE against look-back, a line per placement with an sd band
+    over seeds, the main track's fixed look-back as a dashed reference line; a row of panels
+    per dataset x horizon. `summary` is tables.summarize_forecast's table."""
+    uf = summary[summary.track == "uf"]
+    panels = uf[["dataset", "horizon"]].drop_duplicates().sort_values(["dataset", "horizon"])
+    fig, axes = plt.subplots(
+        len(panels), 2, figsize=(9, 2.9 * len(panels)), squeeze=False, sharex=True
+    )
+    placements = sorted(uf.placement.unique())
+    colors = dict(zip(placements, plt.cm.tab10.colors, strict=False))
+    for row, (dataset, horizon) in enumerate(panels.itertuples(index=False)):
+        cell = uf[(uf.dataset == dataset) & (uf.horizon == horizon)]
+        main = summary[(summary.track == "main") & (summary.dataset == dataset)
+                       & (summary.horizon == horizon) & summary.model.isin(cell.model.unique())
+                       & (summary.lookback == cell.lookback.min())]  # fmt: skip
+        for col, metric in enumerate(("mse", "mae")):
+            ax = axes[row][col]
+            for placement, line in cell.groupby("placement"):
+                line = line.sort_values("lookback")
+                mean, sd = line[f"test_{metric}_mean"], line[f"test_{metric}_std"].fillna(0)
+                ax.plot(line.lookback, mean, marker="o", color=colors[placement], label=placement)
+                ax.fill_between(line.lookback, mean - sd, mean + sd, color=colors[placement],
+                                alpha=0.2)  # fmt: skip
+            for reference in main.itertuples():
+                ax.axhline(getattr(reference, f"test_{metric}_mean"), color="black", ls="--",
+                           lw=1, label=f"main track, L = {reference.lookback}")  # fmt: skip
+            ax.set_title(f"{dataset}, H = {horizon}: {metric.upper()}")
+            ax.set_xlabel("look-back T")
+            ax.set_ylabel(f"test {metric.upper()} (normalized)")
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, title="placement (band: ± sd)", title_fontsize=7)
+    fig.tight_layout()
+    return fig

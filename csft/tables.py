@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-FORECAST_KEYS = ["track", "model", "dataset", "horizon", "lookback"]
+from csft import uf_track
+
+FORECAST_KEYS = ["track", "placement", "model", "dataset", "horizon", "lookback"]
 PAPER_KEYS = ["model", "dataset", "horizon", "lookback"]
 FORECAST_METRICS = ["test_mse", "test_mae", "test_mse_raw", "test_mae_raw"]
 OFFICIAL_METRICS = ["test_mse_official", "test_mae_official"]  # drop_last, as official loaders
@@ -33,6 +35,9 @@ def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd (ddof 1) and count over seeds per track x model x dataset x horizon x look-back."""
     if "track" not in jobs:
         jobs = jobs.assign(track="main")
+    if "placement" not in jobs:  # records from before the uf track's placement axis
+        jobs = jobs.assign(placement=jobs.model.where(jobs.model != "csft", "resample"))
+    jobs = jobs.assign(placement=jobs.placement.where(jobs.model == "csft", ""))
     grouped = jobs.groupby(FORECAST_KEYS, sort=True, dropna=False)
     metrics = FORECAST_METRICS + [m for m in OFFICIAL_METRICS if m in jobs]
     table = grouped[metrics].agg(["mean", "std"])
@@ -64,8 +69,9 @@ def _published(values: pd.Series) -> pd.Series:
     return values.map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
 
 
-def forecast_markdown(table: pd.DataFrame) -> str:
-    """The human-readable forecast tables: ours (mean ± sd over seeds) beside the paper's."""
+def forecast_markdown(table: pd.DataFrame, jobs: pd.DataFrame | None = None) -> str:
+    """The human-readable forecast tables: ours (mean ± sd over seeds) beside the paper's; with
+    the per-seed `jobs`, the uf track's section (csft.uf_track) after the main track's."""
     ranges = paper_numbers()
     ranges = ranges[ranges.horizon.isna() & (ranges.dataset == "ETT")]
     mse_range = {
@@ -119,21 +125,7 @@ def forecast_markdown(table: pd.DataFrame) -> str:
         + "\n\nPublished ranges (over ETT sets and horizons), shown beside the models they "
         "belong to:\n\n" + notes + "\n"
     )
-    uf = table[table.track == "uf"]
-    if len(uf):
-        cells = uf.assign(mse=_cells(uf.test_mse_mean, uf.test_mse_std))
-        pivot = cells.pivot_table(
-            index=["model", "dataset", "horizon"], columns="lookback", values="mse", aggfunc="first"
-        )
-        pivot.columns = [f"MSE at L={c}" for c in pivot.columns]
-        text += (
-            "\n## Variable-length (uf) track: one model per look-back interval\n\n"
-            "Trained with a look-back drawn per batch from the interval; tested at each "
-            "look-back on the same forecast targets.\n\n"
-            + pivot.reset_index().to_markdown(index=False, disable_numparse=True)
-            + "\n"
-        )
-    return text
+    return text + (uf_track.uf_markdown(jobs, table) if jobs is not None else "")
 
 
 # --- UCR classification track ------------------------------------------------------------------

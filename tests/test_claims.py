@@ -60,6 +60,9 @@ def make_jobs(
     return analysis_jobs.read_analysis_jobs(paths, fusions).jobs
 
 
+MSE_UF = "ETT forecasting MSE-uf (range over sets x horizons, placement resample)"
+
+
 def forecast_cells(sets, horizons, seeds=3, track="uf", mse=0.41):
     rows = [{"model": "csft", "track": track, "dataset": d, "horizon": h, "lookback": t,
              "test_mse_mean": mse, "test_mae_mean": 0.42, "n_seeds": seeds}
@@ -150,7 +153,7 @@ def test_one_cell_of_sixteen_is_insufficient_evidence():
     table = by_claim(
         claims.claims_table(forecast_cells(["ETTh1"], [96]), None, None, None, "quick")
     )
-    mse = table.loc["ETT forecasting MSE-uf (range over sets x horizons)"]
+    mse = table.loc[MSE_UF]
     assert (
         mse.verdict == "insufficient evidence (1 of 16 cells, 3 seeds, budget quick; cells missing)"
     )
@@ -165,7 +168,7 @@ def test_every_cell_with_three_seeds_is_judged_and_the_main_track_has_no_paper_n
         ]
     )
     table = by_claim(claims.claims_table(forecast, None, None, None, "full"))
-    assert table.loc["ETT forecasting MSE-uf (range over sets x horizons)"].verdict == "supported"
+    assert table.loc[MSE_UF].verdict == "supported"
     main = table.loc["ETT forecasting, main track (one look-back)"]
     assert main.verdict == "no published number" and main.paper.startswith("none")
     two_seeds = forecast_cells(claims.ETT_SETS, HORIZONS, seeds=2)
@@ -237,3 +240,17 @@ def test_make_run_prints_each_claim_with_its_verdict(tmp_path):
         "- lengths in one log2 interval share a feature space (boundary lengths): insufficient "
         "evidence (5 of 5 cells, 1 seed, budget quick; fewer than 3 seeds)"
     ]
+
+
+def test_the_uf_claim_is_judged_on_the_papers_placement_with_the_others_beside_it():
+    """Full coverage by another placement (here the crop control) judges nothing: the claim is
+    about the paper's rule; the other placements' numbers are shown, marked not judged."""
+    crop = forecast_cells(claims.ETT_SETS, HORIZONS, mse=0.30).assign(placement="crop")
+    one = forecast_cells(["ETTh1"], [96], mse=0.60).assign(placement="resample")
+    row = by_claim(claims.claims_table(pd.concat([crop, one]), None, None, None, "check")).loc[
+        MSE_UF
+    ]
+    assert row.verdict.startswith("insufficient evidence (1 of 16 cells")
+    assert row.ours == (
+        "0.600-0.600 over 1 cells (other placements, not judged: crop: 0.300-0.300 over 16 cells)"
+    )

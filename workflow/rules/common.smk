@@ -44,6 +44,7 @@ wildcard_constraints:
     seed=r"\d+",
     variant="[a-z0-9_]+",
     group="forecast|analysis",
+    placement="resample|length_aware|pad_mask|crop",
 
 
 def experiment(part):
@@ -78,6 +79,29 @@ def pretraining_job(wildcards):
     )
 
 
+def uf_pretraining_job(wildcards):
+    """Model, architecture (with its placement) and recipe of one uf encoder pretraining."""
+    return pretraining_settings(
+        config, "forecast_uf", wildcards.model, wildcards.dataset, wildcards.placement
+    )
+
+
+def uf_encoder(wildcards):
+    """The encoder a uf job fine-tunes: pretrained on its interval under its placement."""
+    return (
+        f"{RESULTS}/pretrained/forecast_uf/{wildcards.model}/{wildcards.dataset}/"
+        f"I{wildcards.low}-{wildcards.high}/{wildcards.placement}/seed{wildcards.seed}/encoder.pt"
+    )
+
+
+def uf_training_inputs(wildcards):
+    """A uf job's inputs: its ETT file and, for a pretrained model, its uf encoder."""
+    files = {"csv": f"{DATA}/ETT-small/{wildcards.dataset}.csv"}
+    if uses_pretraining(wildcards.model, config["models"][wildcards.model]):
+        files["encoder"] = uf_encoder(wildcards)
+    return files
+
+
 def training_inputs(group, name, model, lookback):
     """A training job's inputs: its ETT file and, for a pretrained model, the encoder of its
     (group, name, dataset, look-back, seed), the same file for every horizon."""
@@ -104,8 +128,9 @@ def forecast_outputs(kind):
         for seed in config["seeds"]
     ]
     uf = [
-        f"{RESULTS}/forecast_uf/{model}/{dataset}/I{i['low']}-{i['high']}/H{horizon}/seed{seed}/{kind}"
+        f"{RESULTS}/forecast_uf/{model}/{dataset}/I{i['low']}-{i['high']}/{placement}/H{horizon}/seed{seed}/{kind}"
         for model in config["forecast_uf"]["models"]
+        for placement in config["forecast_uf"]["placement"]
         for i in config["forecast_uf"]["intervals"]
         for dataset in config["forecast_uf"].get("datasets", config["ett"]["datasets"])
         for horizon in config["forecast_uf"]["horizons"]
@@ -123,11 +148,11 @@ def uf_eval_lookbacks(low, high):
 
 
 def forecast_figures():
-    return expand(
-        f"{RESULTS}/figures/{{figure}}.{{ext}}",
-        figure=["learning_curves", "forecast_examples"],
-        ext=FIGURE_FORMATS,
-    )
+    """The forecasting figures; the uf track's look-back figure when the config has uf jobs."""
+    figures = ["learning_curves", "forecast_examples"]
+    if any("/forecast_uf/" in path for path in forecast_outputs("metrics.json")):
+        figures.append("uf_lookbacks")
+    return expand(f"{RESULTS}/figures/{{figure}}.{{ext}}", figure=figures, ext=FIGURE_FORMATS)
 
 
 def ucr_summaries():

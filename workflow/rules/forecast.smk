@@ -2,7 +2,7 @@
 # model x look-back interval x dataset x horizon x seed (variable-length "uf" track). Early
 # stopping on validation, test scored once per look-back, every run logged to MLflow. CSFT
 # fine-tunes the encoder of workflow/rules/pretrain.smk's job for its model, dataset, look-back
-# (the uf track: its interval's lowest) and seed.
+# and seed (the uf track: one per interval and placement, pretrained on the interval's lengths).
 
 
 rule train_forecast:
@@ -49,17 +49,13 @@ rule train_forecast:
 
 rule train_forecast_uf:
     input:
-        unpack(
-            training_inputs(
-                "forecast", lambda w: w.model, lambda w: w.model, lambda w: w.low
-            )
-        ),
+        unpack(uf_training_inputs),
     output:
-        metrics=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/metrics.json",
-        history=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/history.csv",
-        examples=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/H{{horizon}}/seed{{seed}}/examples.npz",
+        metrics=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/H{{horizon}}/seed{{seed}}/metrics.json",
+        history=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/H{{horizon}}/seed{{seed}}/history.csv",
+        examples=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/H{{horizon}}/seed{{seed}}/examples.npz",
     log:
-        f"{LOGS}/train_forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_H{{horizon}}_seed{{seed}}.log",
+        f"{LOGS}/train_forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_{{placement}}_H{{horizon}}_seed{{seed}}.log",
     conda:
         "../envs/csft.yaml"
     threads: 1
@@ -72,18 +68,19 @@ rule train_forecast_uf:
         train_lookbacks=lambda w: [int(w.low), int(w.high)],
         eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
         features=config["ett"]["features"],
-        architecture=lambda w: resolve_architecture(
-            config["models"][w.model], w.dataset, int(w.horizon)
-        ),
+        architecture=lambda w: {
+            **resolve_architecture(config["models"][w.model], w.dataset, int(w.horizon)),
+            "placement": w.placement,
+        },
         training=lambda w: resolve_training(
             config["models"][w.model], w.dataset, int(w.horizon)
         ),
         pretraining=lambda w: config["models"][w.model].get("pretraining"),
         mode=lambda w: config["models"][w.model].get("mode", "finetune"),
         experiment=experiment("forecast"),
-        run_name=lambda w: f"{w.model}/{w.dataset}/uf{w.low}-{w.high}/H{w.horizon}/{w.seed}",
+        run_name=lambda w: f"{w.model}/{w.dataset}/uf{w.low}-{w.high}/{w.placement}/H{w.horizon}/{w.seed}",
         tracking_uri=config["tracking"]["uri"],
         device=DEVICE,
-        checkpoint=f"{RESULTS}/checkpoints/forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_H{{horizon}}_seed{{seed}}.pt",
+        checkpoint=f"{RESULTS}/checkpoints/forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_{{placement}}_H{{horizon}}_seed{{seed}}.pt",
     script:
         "../scripts/train_forecast.py"

@@ -1,6 +1,7 @@
 # Self-supervised encoder pretraining: one job per model (or analysis variant) x dataset x
-# look-back x seed, fine-tuned by every horizon's job (and by both forecasting tracks), since
-# pretraining never sees a forecast target. Runs go to MLflow's `pretrain` experiment.
+# look-back x seed, fine-tuned by every horizon's job, since pretraining never sees a forecast
+# target; for the uf track one per model x dataset x interval x placement x seed, pretrained on
+# the interval's lengths under that placement. Runs go to MLflow's `pretrain` experiment.
 
 
 rule pretrain_encoder:
@@ -19,6 +20,9 @@ rule pretrain_encoder:
         runtime=240,
         gpu=GPUS,
     params:
+        lookback=lambda w: int(w.lookback),
+        interval=None,
+        eval_lookbacks=[],
         architecture=lambda w: pretraining_job(w)["architecture"],
         pretraining=lambda w: pretraining_job(w)["pretraining"],
         features=config["ett"]["features"],
@@ -27,5 +31,36 @@ rule pretrain_encoder:
         tracking_uri=config["tracking"]["uri"],
         device=DEVICE,
         checkpoint=f"{RESULTS}/checkpoints/pretrained/{{group}}_{{name}}_{{dataset}}_L{{lookback}}_seed{{seed}}.pt",
+    script:
+        "../scripts/pretrain_encoder.py"
+
+
+rule pretrain_encoder_uf:
+    input:
+        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+    output:
+        encoder=f"{RESULTS}/pretrained/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/seed{{seed}}/encoder.pt",
+        history=f"{RESULTS}/pretrained/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/seed{{seed}}/history.csv",
+    log:
+        f"{LOGS}/pretrain_encoder_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_{{placement}}_seed{{seed}}.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=480,
+        gpu=GPUS,
+    params:
+        lookback=lambda w: int(w.low),
+        interval=lambda w: [int(w.low), int(w.high)],
+        eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
+        architecture=lambda w: uf_pretraining_job(w)["architecture"],
+        pretraining=lambda w: uf_pretraining_job(w)["pretraining"],
+        features=config["ett"]["features"],
+        experiment=experiment("pretrain"),
+        run_name=lambda w: f"forecast_uf/{w.model}/{w.dataset}/I{w.low}-{w.high}/{w.placement}/{w.seed}",
+        tracking_uri=config["tracking"]["uri"],
+        device=DEVICE,
+        checkpoint=f"{RESULTS}/checkpoints/pretrained/forecast_uf_{{model}}_{{dataset}}_I{{low}}-{{high}}_{{placement}}_seed{{seed}}.pt",
     script:
         "../scripts/pretrain_encoder.py"

@@ -50,6 +50,28 @@ rule forecast_figures:
         "../scripts/forecast_figures.py"
 
 
+rule uf_figure:
+    input:
+        csv=f"{RESULTS}/tables/forecast.csv",
+    output:
+        png=report(
+            f"{RESULTS}/figures/uf_lookbacks.png",
+            caption="../report/uf_lookbacks.rst",
+            category="Forecasting",
+        ),
+        pdf=f"{RESULTS}/figures/uf_lookbacks.pdf",
+    log:
+        f"{LOGS}/uf_figure.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/uf_figure.py"
+
+
 rule classify_table:
     input:
         classify_outputs(),

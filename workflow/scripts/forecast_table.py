@@ -6,7 +6,8 @@ import logging
 from csft import atomic, joblog, tables
 
 joblog.log_to(snakemake.log[0])
-summary = tables.summarize_forecast(tables.read_jobs(snakemake.input))
+jobs = tables.read_jobs(snakemake.input)
+summary = tables.summarize_forecast(jobs)
 atomic.write_text(snakemake.output.csv, summary.to_csv(index=False, float_format="%.6f"))
-atomic.write_text(snakemake.output.md, tables.forecast_markdown(summary))
+atomic.write_text(snakemake.output.md, tables.forecast_markdown(summary, jobs))
 logging.info("wrote %d rows", len(summary))

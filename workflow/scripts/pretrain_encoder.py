@@ -1,6 +1,6 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
-"""Pretrain one CSFT encoder on one ETT dataset, look-back and seed (self-supervised), for
-every horizon's fine-tuning; log it to MLflow's `pretrain` experiment."""
+"""Pretrain one CSFT encoder on one ETT dataset, look-back (or uf interval) and seed
+(self-supervised), for every horizon's fine-tuning; log it to MLflow's `pretrain` experiment."""
 
 import dataclasses
 import time
@@ -20,12 +20,14 @@ params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 job = pretrain_job.PretrainJob(
     dataset=snakemake.wildcards.dataset,
-    lookback=int(snakemake.wildcards.lookback),
+    lookback=params.lookback,
     seed=int(snakemake.wildcards.seed),
     features=params.features,
     device=params.device,
+    interval=tuple(params.interval) if params.interval else None,  # the uf track's
+    eval_lookbacks=tuple(params.eval_lookbacks),
 )
-series = ETTSeries.load(snakemake.input.csv, job.dataset, job.lookback, job.features)
+series = ETTSeries.load(snakemake.input.csv, job.dataset, job.max_lookback, job.features)
 relpath = f"ETT-small/{job.dataset}.csv"
 data_tags = tracking.data_tags({relpath: snakemake.input.csv})
 data_sha = data_tags[f"data.sha256.{relpath}"]

@@ -39,7 +39,14 @@ data_sha = data_tags[f"data.sha256.{relpath}"]
 pretrained, pretrained_tags = None, {}
 if "encoder" in snakemake.input.keys():
     settings = pretrain_job.encoder_settings(
-        pretrain_job.PretrainJob(job.dataset, job.train_lookbacks[0], job.seed, job.features),
+        pretrain_job.PretrainJob(
+            job.dataset,
+            job.train_lookbacks[0],
+            job.seed,
+            job.features,
+            interval=job.train_lookbacks if job.track == "uf" else None,
+            eval_lookbacks=job.eval_lookbacks if job.track == "uf" else (),
+        ),
         params.architecture,
         series.n_channels,
     )

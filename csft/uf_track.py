@@ -1,0 +1,142 @@
+"""The variable-length (uf) track's tables: every placement against look-back, the main track's
+fixed look-back beside them, and the best placement judged against the crop control.
+
+The crop control keeps the last 2^k points only, so a placement that does worse than crop is
+losing information the look-back holds. "Best" is chosen on validation MSE (the mean over the
+evaluated look-backs each job was selected on), never on the test split; the test comparison
+with crop is then paired over datasets x horizons x seeds at each look-back (csft.verdicts).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from csft import verdicts
+
+CONTROL = "crop"
+PAIRING = ["dataset", "horizon", "seed"]
+
+
+def uf_rows(jobs: pd.DataFrame) -> pd.DataFrame:
+    """The uf track's per-job, per-look-back rows (records without a placement predate the
+    axis: they were `resample`)."""
+    if "track" not in jobs:
+        return jobs.iloc[0:0]
+    uf = jobs[jobs.track == "uf"].copy()
+    if "placement" not in uf:
+        uf["placement"] = "resample"
+    uf["placement"] = uf.placement.fillna("resample").replace("", "resample")
+    return uf
+
+
+def best_placement(jobs: pd.DataFrame) -> str | None:
+    """The non-control placement with the lowest mean validation MSE over its jobs (each job's
+    best_val_loss, once per job); None without one."""
+    uf = uf_rows(jobs)
+    uf = uf[uf.placement != CONTROL]
+    if uf.empty:
+        return None
+    per_job = uf.drop_duplicates(["model", "placement", *PAIRING])
+    return str(per_job.groupby("placement").best_val_loss.mean().idxmin())
+
+
+def versus_control(jobs: pd.DataFrame, placement: str, metric: str = "test_mse") -> pd.DataFrame:
+    """`placement` minus crop in `metric` at each look-back, paired over datasets x horizons x
+    seeds: the interval, Wilcoxon p, relative change and a verdict in words."""
+    uf = uf_rows(jobs)
+    keys = ["model", *PAIRING, "lookback"]
+    a = uf[uf.placement == placement][[*keys, metric]]
+    b = uf[uf.placement == CONTROL][[*keys, metric]]
+    both = a.merge(b, on=keys, suffixes=("_a", "_b"))
+    rows = []
+    for lookback, pairs in both.groupby("lookback", sort=True):
+        pairs = pairs.sort_values(keys)
+        result = verdicts.compare(
+            pairs[f"{metric}_a"], pairs[f"{metric}_b"], below="better", above="worse"
+        )
+        rows.append({"lookback": int(lookback), "placement": placement, **result})
+    return pd.DataFrame(rows)
+
+
+def _cell(mean: float, sd: float) -> str:
+    return f"{mean:.3f}" if pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+
+def _reference(summary: pd.DataFrame, uf: pd.DataFrame) -> pd.DataFrame:
+    """The main track's CSFT at each uf interval's lowest look-back (2^k), per dataset x
+    horizon: the fixed-look-back reference line."""
+    main = summary[(summary.track == "main") & (summary.model.isin(uf.model.unique()))]
+    low = uf.groupby(["model", "dataset", "horizon"]).lookback.min().rename("low").reset_index()
+    return main.merge(low, on=["model", "dataset", "horizon"]).query("lookback == low")
+
+
+def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """The uf section of forecast.md: MSE and MAE per placement and look-back, the main track's
+    fixed look-back beside them, and the best placement against crop with its verdict."""
+    uf = summary[summary.track == "uf"].copy()
+    if uf.empty:
+        return ""
+    uf["placement"] = uf.placement.fillna("resample").replace("", "resample")
+    reference = _reference(summary, uf)
+    text = (
+        "\n## Variable-length (uf) track: one model per look-back interval\n\n"
+        "Trained with a look-back drawn per batch from the interval (its encoder pretrained the "
+        "same way), selected on the mean validation MSE over the look-backs below, tested at "
+        "each look-back on the same forecast targets. Placements (csft.placement): `resample` "
+        "(the paper's rule), `length_aware` (resample + log2(T/2^k) embedded), `pad_mask` "
+        "(padded at the end, padding masked), `crop` (the last 2^k points: the control). "
+        "`main L=…`: the main track's CSFT at the interval's lowest look-back, for reference.\n"
+    )
+    for metric in ("mse", "mae"):
+        uf[metric] = [
+            _cell(m, s) for m, s in zip(uf[f"test_{metric}_mean"], uf[f"test_{metric}_std"],
+                                        strict=True)
+        ]  # fmt: skip
+        pivot = uf.pivot_table(
+            index=["model", "dataset", "horizon", "placement"],
+            columns="lookback",
+            values=metric,
+            aggfunc="first",
+        )
+        pivot.columns = [f"L={c}" for c in pivot.columns]
+        pivot = pivot.reset_index()
+        if len(reference):
+            fixed = {
+                (r.model, r.dataset, r.horizon): (r.lookback, _cell(
+                    getattr(r, f"test_{metric}_mean"), getattr(r, f"test_{metric}_std")))
+                for r in reference.itertuples()
+            }  # fmt: skip
+            pivot["main track"] = [
+                "main L={} : {}".format(*fixed[k]) if k in fixed else ""
+                for k in zip(pivot.model, pivot.dataset, pivot.horizon, strict=True)
+            ]
+        seeds = uf.groupby(["model", "dataset", "horizon", "placement"]).n_seeds.min()
+        pivot.insert(4, "seeds", [seeds[tuple(k)] for k in pivot.iloc[:, :4].to_numpy()])
+        text += (
+            f"\n### {metric.upper()} (mean ± sd over seeds)\n\n"
+            + pivot.to_markdown(index=False, disable_numparse=True)
+            + "\n"
+        )
+    best = best_placement(jobs)
+    if best is None or CONTROL not in set(uf.placement):
+        return text + "\nNo comparison with the crop control: it needs crop and one more.\n"
+    comparison = versus_control(jobs, best)
+    table = pd.DataFrame(
+        {
+            "look-back": comparison.lookback,
+            f"MSE {best} - crop": [
+                verdicts.interval_text(r) for r in comparison.to_dict("records")
+            ],
+            "relative": comparison.relative.map(lambda v: f"{100 * v:+.1f}%"),
+            "Wilcoxon p": comparison.p.map(lambda v: f"{v:.3g}"),
+            f"{best} vs crop": comparison.verdict,
+        }
+    )
+    return text + (
+        f"\n### Best placement against the crop control\n\n"
+        f"Best non-crop placement by validation MSE: **{best}**. Test MSE difference, paired "
+        "over datasets x horizons x seeds at each look-back (95% bootstrap interval; a "
+        "direction needs the interval to exclude 0 and Wilcoxon p < 0.05):\n\n"
+        + table.to_markdown(index=False, disable_numparse=True)
+        + "\n"
+    )
