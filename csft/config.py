@@ -124,10 +124,15 @@ def check_architectures(config: Mapping) -> None:
     lengths = analysis.get("lengths", {}).get("architecture", {})
     blocks.append(("analysis.lengths", "csft", lengths))
     for where, name, block in blocks:
+        if "placement" in block:
+            raise ValueError(
+                f"{where}.placement: a look-back's placement is the uf track's axis; set "
+                "forecast_uf.placement (the main track and classification use their own rules)"
+            )
         defaults = {
             f.name: f.default
             for f in dataclasses.fields(model_class(name).Config)
-            if f.name not in SHAPE_FIELDS
+            if f.name not in SHAPE_FIELDS | {"placement"}
         }
         unknown = sorted(set(block) - set(defaults))
         if unknown:

@@ -85,7 +85,8 @@ def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
         "each look-back on the same forecast targets. Placements (csft.placement): `resample` "
         "(the paper's rule), `length_aware` (resample + log2(T/2^k) embedded), `pad_mask` "
         "(padded at the end, padding masked), `crop` (the last 2^k points: the control). "
-        "`main L=…`: the main track's CSFT at the interval's lowest look-back, for reference.\n"
+        "`main track (fixed L)`: the main track's CSFT at the interval's lowest look-back, for "
+        "reference.\n"
     )
     for metric in ("mse", "mae"):
         uf[metric] = [
@@ -106,8 +107,8 @@ def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
                     getattr(r, f"test_{metric}_mean"), getattr(r, f"test_{metric}_std")))
                 for r in reference.itertuples()
             }  # fmt: skip
-            pivot["main track"] = [
-                "main L={} : {}".format(*fixed[k]) if k in fixed else ""
+            pivot["main track (fixed L)"] = [
+                "L={}: {}".format(*fixed[k]) if k in fixed else ""
                 for k in zip(pivot.model, pivot.dataset, pivot.horizon, strict=True)
             ]
         seeds = uf.groupby(["model", "dataset", "horizon", "placement"]).n_seeds.min()

@@ -220,6 +220,10 @@ def test_unknown_architecture_key_fails_before_any_job():
     config["analysis"]["variants"][1]["architecture"]["fusoin"] = "residual"
     with pytest.raises(ValueError, match="analysis.variants.csft_residual"):
         check_architectures(config)
+    config = load("config.yaml")
+    config["models"]["csft"]["architecture"]["placement"] = "pad_mask"
+    with pytest.raises(ValueError, match=r"models.csft.placement: .* set forecast_uf.placement"):
+        check_architectures(config)
 
 
 def test_classification_variants_resolve_to_their_model_with_their_overrides():

@@ -89,6 +89,33 @@ def test_uf_track_csft_tests_every_lookback_on_the_same_targets(etth1, pretraine
     assert "attn_entropy_frac_l2_h1" in keys
 
 
+def test_uf_validation_is_the_mean_over_the_tested_lookbacks(etth1, pretrained, monkeypatch):
+    """Model selection sees every look-back the model is tested at (thinned by val_stride),
+    never one alone; the test split is scored on every window."""
+    from csft.tasks import forecast
+
+    seen, original = [], forecast.predict
+
+    def spy(model, windows, batch_size):
+        out = original(model, windows, batch_size)
+        seen.append((windows.lookback, len(windows), float(((out.pred - out.true) ** 2).mean())))
+        return out
+
+    monkeypatch.setattr(forecast, "predict", spy)
+    job = ForecastJob("csft", "ETTh1", HORIZON, 0, (64, 128), (64, 100, 127))
+    training = {**TRAINING, "epochs": 1, "val_stride": 4}
+    result = run(job, etth1(job.max_lookback), TINY_CSFT, training, pretrained)
+    n_val = 2880 - HORIZON + 1
+    validation = [s for s in seen if s[1] == -(-n_val // 4)]  # ceil: every 4th window
+    assert [s[0] for s in validation] == [64, 100, 127]
+    mean = sum(s[2] for s in validation) / 3
+    assert result.history[0]["val_loss"] == pytest.approx(mean, rel=1e-5)
+    assert [s[1] for s in seen[3:]] == [n_val] * 3  # then the test, every window
+    with pytest.raises(ValueError, match="val_stride must be >= 1"):
+        forecast.TrainingConfig(val_stride=0)
+    assert base_windows().every(3).starts.tolist() == [0, 15, 30, 45]
+
+
 def test_probe_mode_trains_the_head_on_the_pretrained_encoder(etth1, pretrained):
     job = ForecastJob("csft", "ETTh1", HORIZON, 0, (64, 65), (64,))
     series = etth1(64)

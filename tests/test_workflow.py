@@ -17,6 +17,7 @@ from tiny_study import (
     MAIN_JOBS,
     SEEDS,
     UF_LOOKBACKS,
+    UF_PLACEMENTS,
     run_snakemake,
     tiny_config,
     write_config,
@@ -42,18 +43,24 @@ def test_table_has_one_row_per_model_dataset_horizon_lookback(study):
     assert (table.test_mse_mean > 0).all()
     # The uf track: one model tested at each look-back, all on the same forecast targets.
     uf = table[table.track == "uf"]
-    assert sorted(uf.lookback) == UF_LOOKBACKS and (uf.n_test_windows == 2880 - HORIZON + 1).all()
+    assert (uf.n_test_windows == 2880 - HORIZON + 1).all()
+    for placement in UF_PLACEMENTS:
+        assert sorted(uf[uf.placement == placement].lookback) == UF_LOOKBACKS
     markdown = (study[0] / "results" / "tables" / "forecast.md").read_text()
     assert markdown.count("| dlinear ") == len(DATASETS) and markdown.count("| csft ") == 2
     # PatchTST is also scored the official way (drop_last, batch 128), beside every window.
     patchtst = main[main.model == "patchtst"].iloc[0]
     assert 0 < patchtst.test_mse_official_mean and "MSE (official eval)" in markdown
-    assert "MSE at L=127" in markdown and "0.390-0.440" in markdown
+    assert "| L=127" in markdown and "0.390-0.440" in markdown
+    assert "| L=64: " in markdown  # the main track's fixed look-back beside the uf lines
+    # The best non-crop placement (by validation) against the crop control, at each look-back.
+    assert "Best non-crop placement by validation MSE: **resample**" in markdown
+    assert markdown.count("| resample vs crop") == 1
 
 
 def test_figures_are_written_as_png_and_pdf(study):
     figures = study[0] / "results" / "figures"
-    for name in ("learning_curves", "forecast_examples"):
+    for name in ("learning_curves", "forecast_examples", "uf_lookbacks"):
         assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (figures / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
 
@@ -73,7 +80,7 @@ def test_mlflow_holds_one_complete_run_per_job(study):
     client, runs = active_runs(root)
     names = sorted(run.info.run_name for run in runs)
     expected = [f"{m}/{d}/L{lb}/H{HORIZON}/{s}" for m, d, lb in MAIN_JOBS for s in SEEDS]
-    expected += [f"csft/ETTh1/uf64-128/H{HORIZON}/{s}" for s in SEEDS]
+    expected += [f"csft/ETTh1/uf64-128/{p}/H{HORIZON}/{s}" for p in UF_PLACEMENTS for s in SEEDS]
     assert names == sorted(expected)
     for run in runs:
         assert run.info.status == "FINISHED"
@@ -117,17 +124,24 @@ def test_csft_runs_name_the_pretraining_they_fine_tune(study):
     client, runs = active_runs(study[0])
     experiment = client.get_experiment_by_name("tiny/pretrain")
     pretrainings = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
-    # ETTh1 at look-back 64 for the forecasting tracks, the two CSFT analysis variants: x 2 seeds
+    # ETTh1 at look-back 64 for the main track, the two CSFT analysis variants, and the uf
+    # track's interval under each placement: x 2 seeds
     groups = [("forecast", "csft"), ("analysis", "csft"), ("analysis", "csft_residual")]
+    uf = [f"forecast_uf/csft/ETTh1/I64-128/{p}/{seed}" for p in UF_PLACEMENTS for seed in SEEDS]
     assert sorted(r.info.run_name for r in pretrainings.values()) == sorted(
-        f"{group}/{name}/ETTh1/L64/{seed}" for group, name in groups for seed in SEEDS
+        [f"{group}/{name}/ETTh1/L64/{seed}" for group, name in groups for seed in SEEDS] + uf
     )
     assert all(r.info.status == "FINISHED" for r in pretrainings.values())
     csft = [r for r in runs if r.data.params["job.model"] == "csft"]
-    assert len(csft) == 2 * len(SEEDS)  # main and uf track
-    for run in csft:  # both tracks fine-tune the one encoder of their seed
+    assert len(csft) == (1 + len(UF_PLACEMENTS)) * len(SEEDS)  # main and uf track
+    for run in csft:  # each fine-tunes the encoder of its seed (uf: its interval and placement)
         source = pretrainings[run.data.tags["pretrained.mlflow_run_id"]]
-        assert source.info.run_name == f"forecast/csft/ETTh1/L64/{run.data.params['job.seed']}"
+        seed = run.data.params["job.seed"]
+        if run.data.tags["track"] == "main":
+            assert source.info.run_name == f"forecast/csft/ETTh1/L64/{seed}"
+        else:
+            placement = run.data.params["architecture.placement"]
+            assert source.info.run_name == f"forecast_uf/csft/ETTh1/I64-128/{placement}/{seed}"
         assert run.data.metrics["pretrain_val_total"] == source.data.metrics["pretrain_val_total"]
         assert run.data.metrics["pretrain_seconds"] == source.data.metrics["pretrain_seconds"]
 
@@ -143,7 +157,7 @@ def job_inputs(output: str) -> list[tuple[str, list[str]]]:
     return jobs
 
 
-def test_one_pretraining_serves_every_horizon_and_both_tracks(tmp_path, mirror):
+def test_one_pretraining_serves_every_horizon(tmp_path, mirror):
     config = tiny_config(tmp_path)
     for track in ("forecast", "forecast_uf", "analysis"):
         config[track]["horizons"] = [24, 48]
@@ -160,8 +174,13 @@ def test_one_pretraining_serves_every_horizon_and_both_tracks(tmp_path, mirror):
         for path in encoders:
             users[path] = users.get(path, 0) + 1
     forecast = {p: n for p, n in users.items() if "/pretrained/forecast/" in p}
-    assert len(forecast) == len(SEEDS) and set(forecast.values()) == {2 * 2}  # horizons x tracks
-    assert set(users.values()) == {2, 4} and len(users) == 3 * len(SEEDS)
+    assert len(forecast) == len(SEEDS) and set(forecast.values()) == {2}  # horizons
+    # The uf track: an encoder per interval x placement x seed, pretrained on the interval's
+    # lengths under that placement, shared by the horizons.
+    assert sum(rule == "pretrain_encoder_uf" for rule, _ in jobs) == len(UF_PLACEMENTS) * len(SEEDS)
+    uf = {p: n for p, n in users.items() if "/pretrained/forecast_uf/" in p}
+    assert len(uf) == len(UF_PLACEMENTS) * len(SEEDS) and set(uf.values()) == {2}
+    assert set(users.values()) == {2} and len(users) == (3 + len(UF_PLACEMENTS)) * len(SEEDS)
 
 
 def test_classification_table_has_every_method_on_every_dataset(study):

@@ -16,6 +16,7 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 DATASETS = ["ETTh1", "ETTh2"]
 LOOKBACK, HORIZON, SEEDS, EPOCHS = 96, 24, [1, 2], 2
 CSFT_LOOKBACK, UF_LOOKBACKS = 64, [64, 127]
+UF_PLACEMENTS = ["resample", "crop"]  # the paper's rule and the control (all four: unit tests)
 CLASSIFIERS = ("csft", "patchtst", "ts2vec", "minirocket", "dtw_1nn")
 BOUNDARY_LENGTHS = [64, 100, 127, 128, 200, 255, 256]  # the 512..2048 boundaries, scaled down
 MAIN_JOBS = [("dlinear", d, LOOKBACK) for d in DATASETS] + [
@@ -63,6 +64,7 @@ def tiny_config(root: Path) -> dict:
         "forecast_uf": {
             "models": ["csft"],
             "datasets": ["ETTh1"],
+            "placement": UF_PLACEMENTS,
             "intervals": [{"low": 64, "high": 128, "eval_lookbacks": UF_LOOKBACKS}],
             "horizons": [HORIZON],
         },

@@ -6,6 +6,7 @@ Features follow the standard protocol: "M" uses all seven columns as input and t
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,15 @@ class ForecastWindows(Dataset):
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    def every(self, stride: int) -> ForecastWindows:
+        """Every `stride`-th window, from the first: validation's cost control (a config value);
+        the test split is always scored on every window."""
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        thinned = copy.copy(self)
+        thinned.starts = self.starts[::stride]
+        return thinned
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = int(self.starts[i])

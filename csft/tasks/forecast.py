@@ -42,8 +42,11 @@ class TrainingConfig:
     max_batches_per_epoch: int = 0  # 0: every training batch; > 0: a seeded random subset
     pct_start: float = 0.3  # onecycle: fraction of the steps spent increasing the lr
     official_test_batch: int = 0  # > 0: also score the official way (drop_last, this batch)
+    val_stride: int = 1  # validate on every n-th window (cost control); test scores every one
 
     def __post_init__(self) -> None:
+        if self.val_stride < 1:
+            raise ValueError(f"val_stride must be >= 1, got {self.val_stride}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:

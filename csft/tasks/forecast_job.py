@@ -122,8 +122,10 @@ def run(
     ).to(resolve_device(job.device))
     # Validation: the uf track's model is selected on the mean over every look-back it is
     # tested at (never one of them alone); the main track's on its one look-back.
+    config = forecast.TrainingConfig(**training)
     lookbacks = job.eval_lookbacks if job.track == "uf" else (low,)
-    val_sets = [CroppedWindows(windows["val"], lookback) for lookback in lookbacks]
+    thinned = windows["val"].every(config.val_stride)  # 1: every validation window
+    val_sets = [CroppedWindows(thinned, lookback) for lookback in lookbacks]
     val = val_sets[len(val_sets) // 2]  # the per-epoch diagnostics' batch
     is_csft = isinstance(model, CSFT)
     placement = model.config.placement if is_csft else ""
@@ -146,7 +148,6 @@ def run(
         train, collate = windows["train"], RandomLookbackCollate(low, high, generator)
     else:
         train, collate = CroppedWindows(windows["train"], low), None
-    config = forecast.TrainingConfig(**training)
     history = forecast.train(
         model, train, val_sets, config, generator, on_epoch, collate_fn=collate,
         checkpoint=checkpoint,

@@ -40,10 +40,13 @@ class PretrainConfig:
     patience: int = 3  # epochs without a strictly better validation total before stopping
     max_batches_per_epoch: int = 0  # 0 = every batch; > 0 = the first n of the shuffled loader
     ssl: SSLConfig = field(default_factory=SSLConfig)
+    val_stride: int = 1  # validate on every n-th window (cost control)
 
     def __post_init__(self) -> None:
         if isinstance(self.ssl, dict):  # from YAML
             object.__setattr__(self, "ssl", SSLConfig(**self.ssl))
+        if self.val_stride < 1:
+            raise ValueError(f"val_stride must be >= 1, got {self.val_stride}")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError(
                 f"epochs, batch_size and patience must be >= 1, got {self.epochs}, "

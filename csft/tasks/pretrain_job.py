@@ -145,11 +145,12 @@ def run(
     batches = window_batches
     if job.interval is not None:
         batches = IntervalBatches(*job.interval, job.eval_lookbacks)
+    recipe = PretrainConfig(**pretraining)
     history = pretrain(
         encoder,
         series.windows("train", 0),  # look-backs only: (B, T, C) with an empty target
-        series.windows("val", 0),
-        PretrainConfig(**pretraining),
+        series.windows("val", 0).every(recipe.val_stride),
+        recipe,
         generator,
         on_epoch,
         batches=batches,
