@@ -147,12 +147,21 @@ def uf_eval_lookbacks(low, high):
     raise ValueError(f"no uf interval [{low}, {high}) in the config")
 
 
+def uf_jobs_configured():
+    """Whether the config has any uf-track job (the uf figure is drawn only then)."""
+    uf = config["forecast_uf"]
+    datasets = uf.get("datasets", config["ett"]["datasets"])
+    return bool(uf["models"] and uf["intervals"] and uf["horizons"] and datasets)
+
+
 def forecast_figures():
     """The forecasting figures; the uf track's look-back figure when the config has uf jobs."""
     figures = ["learning_curves", "forecast_examples"]
-    if any("/forecast_uf/" in path for path in forecast_outputs("metrics.json")):
+    if uf_jobs_configured():
         figures.append("uf_lookbacks")
-    return expand(f"{RESULTS}/figures/{{figure}}.{{ext}}", figure=figures, ext=FIGURE_FORMATS)
+    return expand(
+        f"{RESULTS}/figures/{{figure}}.{{ext}}", figure=figures, ext=FIGURE_FORMATS
+    )
 
 
 def ucr_summaries():

@@ -69,7 +69,9 @@ rule train_forecast_uf:
         eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
         features=config["ett"]["features"],
         architecture=lambda w: {
-            **resolve_architecture(config["models"][w.model], w.dataset, int(w.horizon)),
+            **resolve_architecture(
+                config["models"][w.model], w.dataset, int(w.horizon)
+            ),
             "placement": w.placement,
         },
         training=lambda w: resolve_training(
