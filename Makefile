@@ -18,7 +18,7 @@ run: $(INSTALLED)  ## the quick study end to end (minutes on a 2-core CPU)
 	$(BIN)/snakemake $(QUICK)
 	@echo
 	@echo "Claims (results/quick/tables/claims.md; a verdict only where the evidence covers the claim):"
-	@$(BIN)/python -m csft.claims results/quick/tables/claims.csv
+	@$(BIN)/python -m csft.report.claims results/quick/tables/claims.csv
 	@echo
 	@echo "Tables:  results/quick/tables/ (forecast, classify, ablation, features, claims: .md and .csv)"
 	@echo "Figures: results/quick/figures/ (png + pdf)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from csft.layers import SeriesDecomposition
+from csft.models.layers import SeriesDecomposition
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from csft.layers import RevIN
+from csft.models.layers import RevIN
 
 REPRESENTATIONS = ("mean", "flatten")
 

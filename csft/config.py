@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from csft.data.splits import SPLITS, ett_segments
-from csft.registry import model_class
+from csft.models.registry import model_class
 
 SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
 NEURAL_CLASSIFIERS = ("csft", "patchtst")  # the classifiers with an architecture block

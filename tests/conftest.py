@@ -1,12 +1,17 @@
 """Shared fixtures: the real data mirror the tests read (never written)."""
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from tiny_study import run_snakemake, tiny_config, write_config
+
+# benchmarks/ is outside the package (speed scripts, run as `python benchmarks/bench.py`); its
+# measuring functions are tested from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from csft.analysis import (
+from csft.diagnostics import (
     attention_entropy,
     diagnostic_metrics,
     gradient_norm_ratios,
     gradient_norm_ratios_ssl,
 )
-from csft.model import CSFT, CSFTConfig, CSFTEncoder, Scales
-from csft.objectives import ReconstructionDecoders, SSLConfig
+from csft.models.csft import CSFT, CSFTConfig, CSFTEncoder, Scales
+from csft.models.objectives import ReconstructionDecoders, SSLConfig
 
 CONFIG = CSFTConfig(lookback=64, horizon=8, n_channels=2, d_model=8, n_heads=2)  # L = 2
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from csft.data.ett import ETTSeries
-from csft.model import CSFTConfig, CSFTEncoder
-from csft.registry import build_model
-from csft.tasks.classify import csft_groups
+from csft.models.csft import CSFTConfig, CSFTEncoder
+from csft.models.registry import build_model
+from csft.training.classify import csft_groups
 
 
 def test_constant_ett_channel_is_scaled_to_zero(tmp_path, mirror):

@@ -1,9 +1,7 @@
 """The benchmarks' measuring functions (CSFT scaling, PatchTST speed), on small settings."""
 
 import torch
-
-from baselines.patchtst import PatchTST, PatchTSTConfig
-from csft.bench import (
+from bench import (
     goal_line,
     measure,
     measure_isolated,
@@ -14,7 +12,9 @@ from csft.bench import (
     patchtst_table,
     scaling_table,
 )
-from csft.model import CSFT, CSFTConfig
+
+from baselines.patchtst import PatchTST, PatchTSTConfig
+from csft.models.csft import CSFT, CSFTConfig
 
 
 def test_measure_returns_a_complete_record():

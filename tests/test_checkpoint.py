@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from csft.checkpoint import Checkpoint
 from csft.data.ett import ForecastWindows
-from csft.registry import build_model
-from csft.seeding import seed_everything
-from csft.tasks.forecast import TrainingConfig, train
-from csft.tasks.pretrain import PretrainConfig, pretrain
+from csft.models.registry import build_model
+from csft.training.checkpoint import Checkpoint
+from csft.training.forecast import TrainingConfig, train
+from csft.training.pretrain import PretrainConfig, pretrain
+from csft.training.seeding import seed_everything
 
 LOOKBACK, HORIZON, CHANNELS = 64, 8, 2
 ARCHITECTURE = {"d_model": 8, "n_heads": 2, "dropout": 0.3}  # dropout: the global RNG matters

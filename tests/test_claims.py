@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from csft import analysis_jobs, claims, verdicts
+from csft.report import analysis_jobs, claims, verdicts
 
 HORIZONS = (96, 192, 336, 720)
 SEEDS = (1, 2, 3)
@@ -222,7 +222,7 @@ def test_ablation_with_four_pairs_cannot_claim_a_direction(tmp_path):
 
 
 def test_claim_figures_have_labelled_axes_and_one_series_per_fusion_or_model(tmp_path):
-    from csft import plots
+    from csft.report import plots
 
     jobs = make_jobs(tmp_path, horizons=(96,), seeds=(1, 2))
     summary = analysis_jobs.summarize_analysis(jobs)

@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from csft.data.ucr import UCRDataset, UCRSplit
-from csft.model import CSFTConfig
-from csft.tasks import classify_job
-from csft.tasks.classify import (
+from csft.jobs import classify as classify_job
+from csft.jobs.classify import ClassifyJob, job_policies, job_seeds, job_selections
+from csft.models.csft import CSFTConfig
+from csft.training.classify import (
     GroupBatches,
     csft_groups,
     lengthen_short,
     seal,
 )
-from csft.tasks.classify_job import ClassifyJob, job_policies, job_seeds, job_selections
 
 SETTINGS = {
     "csft": {

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from csft.data.ucr import load_ucr
-from csft.tasks.classify import SealedTestError, seal, to_length
+from csft.training.classify import SealedTestError, seal, to_length
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def toy_data(n=120, length=32, seed=0):
 def test_fit_classifier_learns_and_restores_the_best_validation_epoch():
     import torch
 
-    from csft.tasks.classify import (
+    from csft.training.classify import (
         ClassifierTraining,
         equal_length_groups,
         fit_classifier,
@@ -107,7 +107,7 @@ def test_fit_classifier_learns_and_restores_the_best_validation_epoch():
 def test_fit_classifier_runs_the_whole_budget_and_keeps_the_final_weights_without_validation():
     import torch
 
-    from csft.tasks.classify import ClassifierTraining, equal_length_groups, fit_classifier
+    from csft.training.classify import ClassifierTraining, equal_length_groups, fit_classifier
 
     x, y = toy_data(n=40)
     torch.manual_seed(0)
@@ -121,7 +121,7 @@ def test_fit_classifier_runs_the_whole_budget_and_keeps_the_final_weights_withou
 
 
 def test_step_budget_follows_ts2vecs_rule():
-    from csft.tasks.classify import ClassifierTraining, default_steps, train_values
+    from csft.training.classify import ClassifierTraining, default_steps, train_values
 
     assert default_steps(100_000) == 200 and default_steps(100_001) == 600
     assert train_values([np.zeros(3), np.zeros(5)]) == 10  # series x the longest length
@@ -134,7 +134,7 @@ def test_step_budget_follows_ts2vecs_rule():
 
 
 def test_svm_searches_c_by_cross_validation_when_train_is_large_enough():
-    from csft.tasks.classify import SVM_C_GRID, svm_on_features
+    from csft.training.classify import SVM_C_GRID, svm_on_features
 
     # A sharp boundary in a 2-D square: soft margins (C <= 1) blur it, so the search must go
     # higher; before the fix every SVM was fit at C = 1.
@@ -147,7 +147,7 @@ def test_svm_searches_c_by_cross_validation_when_train_is_large_enough():
 
 
 def test_svm_on_a_small_train_uses_a_hard_margin_without_search():
-    from csft.tasks.classify import svm_on_features
+    from csft.training.classify import svm_on_features
 
     rng = np.random.default_rng(0)
     features = rng.normal(size=(49, 3))  # fewer than 50 series
@@ -162,8 +162,8 @@ def test_classifiers_map_series_to_logits_and_learn(name):
     import torch
 
     from baselines.patchtst import PatchTSTClassifier, PatchTSTConfig
-    from csft.model import CSFTClassifier, CSFTConfig
-    from csft.tasks.classify import (
+    from csft.models.csft import CSFTClassifier, CSFTConfig
+    from csft.training.classify import (
         ClassifierTraining,
         equal_length_groups,
         fit_classifier,
@@ -193,8 +193,8 @@ def test_classifiers_map_series_to_logits_and_learn(name):
 def test_per_interval_groups_share_scales_and_get_one_head_per_width(mirror):
     import torch
 
-    from csft.model import CSFTClassifier, CSFTConfig
-    from csft.tasks.classify import csft_groups, predict_groups
+    from csft.models.csft import CSFTClassifier, CSFTConfig
+    from csft.training.classify import csft_groups, predict_groups
 
     dataset = load_ucr(mirror, "PLAID")  # lengths 100..1344: four intervals
     lengths = [len(s) for s in dataset.train.series]
@@ -224,8 +224,8 @@ def test_per_interval_groups_share_scales_and_get_one_head_per_width(mirror):
 
 
 def test_plan_grids_moves_a_grid_missing_classes_to_the_nearest_complete_one():
-    from csft.model import CSFTConfig
-    from csft.tasks.classify import csft_groups, plan_grids
+    from csft.models.csft import CSFTConfig
+    from csft.training.classify import csft_groups, plan_grids
 
     config = CSFTConfig(600, 1, 1, d_model=8, n_heads=2)  # widths 8, 16, 32, 64, 128, 256
     lengths = [70] * 4 + [140] * 4 + [300] * 2 + [600] * 4

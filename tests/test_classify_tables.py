@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from csft import tables
-from csft.plots import classify_ranks_figure
+from csft.report import tables
+from csft.report.plots import classify_ranks_figure
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 METHODS = {  # method: (model, protocol, length_policy)
@@ -70,8 +70,9 @@ def dominated(n_datasets: int, methods: list[str], seeds=(1, 2)) -> pd.DataFrame
 
 
 def paper_accuracy() -> str:
-    """The UCR accuracy range in csft/paper_numbers.csv, read independently of csft.tables."""
-    with resources.files("csft").joinpath("paper_numbers.csv").open() as handle:
+    """The UCR accuracy range in csft/report/paper_numbers.csv, read independently of
+    csft.report.tables."""
+    with resources.files("csft.report").joinpath("paper_numbers.csv").open() as handle:
         rows = [r for r in csv.DictReader(handle) if r["metric"] == "accuracy"]
     assert len(rows) == 1 and rows[0]["model"] == "csft" and rows[0]["dataset"] == "UCR"
     return f"{float(rows[0]['low']):.3f}-{float(rows[0]['high']):.3f}"

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from csft.config import resolve_training
-from csft.tasks.forecast import TrainingConfig
+from csft.training.forecast import TrainingConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from csft.model import (
+from csft.models.csft import (
     CSFT,
     ConvLikeTransformerLayer,
     CSFTConfig,

@@ -8,7 +8,7 @@ import torch
 from tiny_study import run_snakemake, tiny_config, write_config
 
 from csft.device import describe, device_of, resolve_device
-from csft.tasks.forecast_job import ForecastJob
+from csft.jobs.forecast import ForecastJob
 
 
 def test_auto_falls_back_to_the_cpu_without_a_gpu(monkeypatch):
@@ -50,7 +50,7 @@ def test_jobs_default_to_the_cpu():
 def test_training_loop_follows_the_model_onto_a_gpu():  # runs on GPU hosts only
     from torch.utils.data import TensorDataset
 
-    from csft.tasks import forecast
+    from csft.training import forecast
 
     windows = TensorDataset(torch.randn(64, 32, 2), torch.randn(64, 8, 2))  # CPU batches
     model = torch.nn.Sequential(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from csft.analysis import components_for_variance, explained_variance_curve, feature_correlation
+from csft.diagnostics import components_for_variance, explained_variance_curve, feature_correlation
 
 
 def independent(n=20000, d=10, seed=0):

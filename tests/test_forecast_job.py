@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from csft.data.ett import CroppedWindows, ETTSeries, ForecastWindows, RandomLookbackCollate
-from csft.tasks import pretrain_job
-from csft.tasks.forecast_job import ForecastJob, run
+from csft.jobs import pretrain as pretrain_job
+from csft.jobs.forecast import ForecastJob, run
 
 HORIZON = 24
 TINY_CSFT = {"d_model": 8, "n_heads": 2}
@@ -92,7 +92,7 @@ def test_uf_track_csft_tests_every_lookback_on_the_same_targets(etth1, pretraine
 def test_uf_validation_is_the_mean_over_the_tested_lookbacks(etth1, pretrained, monkeypatch):
     """Model selection sees every look-back the model is tested at (thinned by val_stride),
     never one alone; the test split is scored on every window."""
-    from csft.tasks import forecast
+    from csft.training import forecast
 
     seen, original = [], forecast.predict
 

@@ -9,9 +9,9 @@ from torch.utils.data import Dataset
 
 from csft import metrics
 from csft.data.ett import ForecastWindows
-from csft.registry import build_model
-from csft.seeding import seed_everything
-from csft.tasks.forecast import Forecasts, TrainingConfig, predict, train
+from csft.models.registry import build_model
+from csft.training.forecast import Forecasts, TrainingConfig, predict, train
+from csft.training.seeding import seed_everything
 
 LOOKBACK, HORIZON, CHANNELS = 48, 12, 2
 
@@ -174,7 +174,7 @@ def test_unknown_schedule_and_optimizer_raise():
 
 
 def test_patchtst_type3_reproduces_the_official_learning_rates():
-    from csft.tasks.forecast import patchtst_type3
+    from csft.training.forecast import patchtst_type3
 
     # Official loop: OneCycleLR(max_lr=lr) sets lr/25 before epoch 1; then type3 after each
     # epoch e (from 1) sets lr if e < 3 else lr * 0.9 ** (e - 3) for epoch e + 1.
@@ -186,7 +186,7 @@ def test_onecycle_steps_per_batch_and_peaks_at_pct_start():
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
     config = TrainingConfig(learning_rate=0.01, epochs=4, lr_schedule="onecycle", pct_start=0.25)
-    from csft.tasks.forecast import make_optimizer
+    from csft.training.forecast import make_optimizer
 
     optimizer, scheduler = make_optimizer(model.parameters(), config, steps_per_epoch=10)
     rates = []

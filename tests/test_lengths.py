@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csft.model import CSFTConfig, CSFTEncoder
-from csft.seeding import seed_everything
-from csft.tasks.lengths import (
+from csft.jobs.lengths import (
     KINDS,
     active_ctls,
     boundary_verdict,
@@ -27,6 +25,8 @@ from csft.tasks.lengths import (
     similarity_matrix,
     similarity_means,
 )
+from csft.models.csft import CSFTConfig, CSFTEncoder
+from csft.training.seeding import seed_everything
 
 LENGTHS = [64, 100, 127, 128, 200, 255, 256]
 ARCHITECTURE = {"d_model": 8, "n_heads": 2, "d_max": 16, "patch_len": 16, "dropout": 0.0}

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from baselines.dlinear import DLinear, DLinearConfig
-from csft.layers import MovingAverage, SeriesDecomposition
-from csft.registry import MODELS, build_model, model_class
+from csft.models.layers import MovingAverage, SeriesDecomposition
+from csft.models.registry import MODELS, build_model, model_class
 
 SHAPE = {"lookback": 96, "horizon": 24, "n_channels": 3}
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from csft.model import CSFTConfig, CSFTEncoder, Scales
-from csft.objectives import (
+from csft.models.csft import CSFTConfig, CSFTEncoder, Scales
+from csft.models.objectives import (
     ReconstructionDecoders,
     SSLConfig,
     independence_penalty,

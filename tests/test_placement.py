@@ -1,5 +1,5 @@
-"""The uf track's placements (csft.placement): what each gives the encoder, and the guarantees
-the comparison rests on: pad_mask never reads its padding, every placement gives one
+"""The uf track's placements (csft.models.placement): what each gives the encoder, and the
+guarantees the comparison rests on: pad_mask never reads its padding, every placement gives one
 representation size across the interval, length_aware receives T, crop is the main track's
 model on the last 2^k points."""
 
@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from csft import placement
-from csft.model import CSFT, CSFTConfig, CSFTEncoder
-from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
+from csft.models import placement
+from csft.models.csft import CSFT, CSFTConfig, CSFTEncoder
+from csft.models.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
 
 SMALL = dict(patch_len=16, d_model=8, n_heads=2, dropout=0.0, min_length=64)
 
@@ -132,7 +132,7 @@ def test_crop_equals_the_main_track_model_on_the_last_points():
 
 
 def test_classifier_refuses_a_forecasting_placement():
-    from csft.model import CSFTClassifier
+    from csft.models.csft import CSFTClassifier
 
     config = CSFTConfig(lookback=128, horizon=1, n_channels=1, placement="pad_mask", **SMALL)
     with pytest.raises(ValueError, match="uf track only"):

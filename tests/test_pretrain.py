@@ -6,11 +6,11 @@ import torch
 from torch.utils.data import Dataset
 
 from csft.data.ett import ForecastWindows
-from csft.model import CSFTConfig, CSFTEncoder
-from csft.objectives import ReconstructionDecoders, SSLConfig
-from csft.seeding import seed_everything
-from csft.tasks import pretrain as pretrain_module
-from csft.tasks.pretrain import PretrainConfig, evaluate, pretrain
+from csft.models.csft import CSFTConfig, CSFTEncoder
+from csft.models.objectives import ReconstructionDecoders, SSLConfig
+from csft.training import pretrain as pretrain_module
+from csft.training.pretrain import PretrainConfig, evaluate, pretrain
+from csft.training.seeding import seed_everything
 
 LOOKBACK, HORIZON, CHANNELS = 64, 8, 2
 CONFIG = CSFTConfig(

@@ -9,7 +9,7 @@ import torch
 
 from csft.config import check_pretraining, pretraining_settings, resolve_architecture
 from csft.data.ett import ETTSeries
-from csft.tasks import pretrain_job
+from csft.jobs import pretrain as pretrain_job
 
 TINY_CSFT = {"d_model": 8, "n_heads": 2}
 PRETRAINING = {"epochs": 2, "batch_size": 16, "max_batches_per_epoch": 2}

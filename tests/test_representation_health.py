@@ -4,7 +4,7 @@ rank-one one, isotropic Gaussian features, and the collapse that fooled the feat
 import numpy as np
 import pytest
 
-from csft.analysis import (
+from csft.diagnostics import (
     effective_rank,
     feature_correlation,
     mean_between_cosine,

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from csft.model import place_on_grid
-from csft.resampling import resample
-from csft.tasks.classify import to_length
+from csft.data.resampling import resample
+from csft.models.csft import place_on_grid
+from csft.training.classify import to_length
 
 
 def sine(cycles: float, length: int) -> torch.Tensor:

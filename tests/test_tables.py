@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csft.tables import forecast_markdown, summarize_forecast
+from csft.report.tables import forecast_markdown, summarize_forecast
 
 METRICS = ["test_mse", "test_mae", "test_mse_raw", "test_mae_raw"]
 GROUPS = [  # (model, dataset, horizon, lookback, seeds)
@@ -20,8 +20,9 @@ GROUPS = [  # (model, dataset, horizon, lookback, seeds)
 
 
 def published() -> list[dict]:
-    """csft/paper_numbers.csv read with the csv module, independently of csft.tables."""
-    with resources.files("csft").joinpath("paper_numbers.csv").open() as handle:
+    """csft/report/paper_numbers.csv read with the csv module, independently of
+    csft.report.tables."""
+    with resources.files("csft.report").joinpath("paper_numbers.csv").open() as handle:
         return list(csv.DictReader(handle))
 
 

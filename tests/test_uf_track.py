@@ -1,9 +1,10 @@
-"""The uf track's comparison (csft.uf_track): the best placement is chosen on validation, never
-on test, and judged against the crop control with a paired interval at each look-back."""
+"""The uf track's comparison (csft.report.uf_track): the best placement is chosen on
+validation, never on test, and judged against the crop control with a paired interval at each
+look-back."""
 
 import pandas as pd
 
-from csft import tables, uf_track
+from csft.report import tables, uf_track
 
 LOOKBACKS = (512, 1023)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from csft import verdicts
+from csft.report import verdicts
 
 
 def test_interval_excludes_zero_only_for_a_real_paired_difference():

@@ -23,7 +23,7 @@ from tiny_study import (
     write_config,
 )
 
-from csft.tasks.classify import SVM_C_GRID
+from csft.training.classify import SVM_C_GRID
 
 
 def active_runs(root: Path):

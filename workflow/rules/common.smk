@@ -14,7 +14,7 @@ from csft.config import (
     resolve_training,
     uses_pretraining,
 )
-from csft.tasks.classify_job import job_policies, job_seeds, job_selections
+from csft.jobs.classify import job_policies, job_seeds, job_selections
 
 RESULTS = config["results_dir"]
 DATA = config["data_dir"]

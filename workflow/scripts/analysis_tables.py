@@ -5,7 +5,8 @@ representations' health, as tables and figures, logged to MLflow's `features` ex
 import matplotlib.pyplot as plt
 import mlflow
 
-from csft import analysis_jobs, atomic, joblog, plots, tracking
+from csft import atomic, joblog, tracking
+from csft.report import analysis_jobs, plots
 
 joblog.log_to(snakemake.log[0])
 params = snakemake.params

@@ -17,13 +17,14 @@ import mlflow
 import numpy as np
 import torch
 
-from csft import atomic, joblog, plots, tracking
+from csft import atomic, joblog, tracking
 from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
 from csft.data.splits import ett_segments
 from csft.device import describe, resolve_device
-from csft.model import CSFTEncoder
-from csft.seeding import seed_everything
-from csft.tasks import lengths as boundary
+from csft.jobs import lengths as boundary
+from csft.models.csft import CSFTEncoder
+from csft.report import plots
+from csft.training.seeding import seed_everything
 
 joblog.log_to(snakemake.log[0])
 log = logging.getLogger("boundary_lengths")

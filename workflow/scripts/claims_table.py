@@ -1,13 +1,14 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
 """Every claim of the paper beside ours: what each spans, and a verdict only where our numbers
-cover it (csft.claims)."""
+cover it (csft.report.claims)."""
 
 import json
 import logging
 
 import pandas as pd
 
-from csft import atomic, claims, joblog
+from csft import atomic, joblog
+from csft.report import claims
 
 joblog.log_to(snakemake.log[0])
 inputs = snakemake.input

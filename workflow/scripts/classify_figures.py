@@ -3,7 +3,8 @@
 
 import logging
 
-from csft import joblog, plots, tables
+from csft import joblog
+from csft.report import plots, tables
 
 joblog.log_to(snakemake.log[0])
 summary = tables.summarize_classify(tables.read_jobs(snakemake.input))

@@ -3,7 +3,8 @@
 
 import logging
 
-from csft import atomic, joblog, tables
+from csft import atomic, joblog
+from csft.report import tables
 
 joblog.log_to(snakemake.log[0])
 summary = tables.summarize_classify(tables.read_jobs(snakemake.input))

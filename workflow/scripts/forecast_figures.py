@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from csft import joblog, plots
+from csft import joblog
+from csft.report import plots
 
 joblog.log_to(snakemake.log[0])
 jobs = []

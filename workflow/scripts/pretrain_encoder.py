@@ -10,10 +10,10 @@ import pandas as pd
 import torch
 
 from csft import atomic, joblog, tracking
-from csft.checkpoint import Checkpoint
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
-from csft.tasks import pretrain_job
+from csft.jobs import pretrain as pretrain_job
+from csft.training.checkpoint import Checkpoint
 
 joblog.log_to(snakemake.log[0])
 params = snakemake.params

@@ -13,8 +13,8 @@ from csft import atomic, joblog, tracking
 from csft.config import TORCH_CLASSIFIERS
 from csft.data.ucr import load_ucr, scale
 from csft.device import describe, resolve_device
-from csft.tasks import classify_job
-from csft.tasks.classify import lengthen_short, seal
+from csft.jobs import classify as classify_job
+from csft.training.classify import lengthen_short, seal
 
 joblog.log_to(snakemake.log[0])
 params = snakemake.params

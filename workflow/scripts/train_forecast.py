@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from csft import analysis, atomic, joblog, tracking
-from csft.checkpoint import Checkpoint
+from csft import atomic, diagnostics, joblog, tracking
 from csft.data.download import sha256_of
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
-from csft.tasks import forecast_job, pretrain_job
+from csft.jobs import forecast as forecast_job
+from csft.jobs import pretrain as pretrain_job
+from csft.training.checkpoint import Checkpoint
 
 joblog.log_to(snakemake.log[0])
 params = snakemake.params
@@ -134,8 +135,8 @@ with tracking.job_run(
     if "features" in snakemake.output.keys():  # the analyses' frozen test features
         if result.features is None:
             raise ValueError(f"{job.model} has no represent(): no features to analyse")
-        statistics = analysis.feature_correlation(result.features)
-        statistics["pca_fraction_80"] = analysis.components_for_variance(result.features)
+        statistics = diagnostics.feature_correlation(result.features)
+        statistics["pca_fraction_80"] = diagnostics.components_for_variance(result.features)
         tracking.log_metrics({f"feature_{k}": v for k, v in statistics.items()})
         with atomic.atomic_path(snakemake.output.features) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, features=result.features)

@@ -3,7 +3,8 @@
 
 import pandas as pd
 
-from csft import joblog, plots
+from csft import joblog
+from csft.report import plots
 
 joblog.log_to(snakemake.log[0])
 summary = pd.read_csv(snakemake.input.csv, keep_default_na=False, na_values=[""])

@@ -1,6 +1,6 @@
 """Self-supervised pretraining of the CSFT encoder, with early stopping on validation.
 
-The loop owns the loaders and model selection; the objective lives in csft.objectives. Each
+The loop owns the loaders and model selection; the objective lives in csft.models.objectives. Each
 window's C channels become C univariate series (channel independent, as in forecasting); the
 horizon part of a window is never used. Validation covers every window (nothing dropped) and
 its total loss is the early-stopping criterion.
@@ -20,11 +20,11 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from csft.checkpoint import Checkpoint, resume_loop, save_loop
 from csft.device import device_of
-from csft.model import CSFTEncoder
-from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
-from csft.tasks.classify import step_budget
+from csft.models.csft import CSFTEncoder
+from csft.models.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
+from csft.training.checkpoint import Checkpoint, resume_loop, save_loop
+from csft.training.classify import step_budget
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def pretrain(
     batches (default: forecasting windows); with no validation data at all (`val_windows`
     None) every epoch runs and the last weights are kept: nothing else may stand in for it.
     A `checkpoint` saves the loop's state after every epoch and resumes a saved one, as in
-    csft.tasks.forecast.train.
+    csft.training.forecast.train.
     """
     device = device_of(encoder)
     if decoders is None:
@@ -218,7 +218,7 @@ def pretrain(
 class StepPretraining:
     """Self-supervised pretraining for a budget of optimizer steps (the classification track).
 
-    `steps` "auto" means TS2Vec's rule for the TRAIN set (csft.tasks.classify.default_steps).
+    `steps` "auto" means TS2Vec's rule for the TRAIN set (csft.training.classify.default_steps).
     AdamW at a constant learning rate, as TS2Vec trains; no validation: the labels-free loss
     says nothing about classification, and the budget is fixed in advance.
     """

@@ -30,10 +30,9 @@ import numpy as np
 import torch
 
 from csft.device import device_of, resolve_device
-from csft.model import CSFTClassifier, CSFTConfig, CSFTEncoder
-from csft.registry import classifier_part, model_class
-from csft.seeding import seed_everything
-from csft.tasks.classify import (
+from csft.models.csft import CSFTClassifier, CSFTConfig, CSFTEncoder
+from csft.models.registry import classifier_part, model_class
+from csft.training.classify import (
     SELECTIONS,
     ClassifierTraining,
     GroupBatches,
@@ -50,7 +49,8 @@ from csft.tasks.classify import (
     to_length,
     train_values,
 )
-from csft.tasks.pretrain import StepPretraining, pretrain_steps
+from csft.training.pretrain import StepPretraining, pretrain_steps
+from csft.training.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def feature_statistics(features: np.ndarray) -> dict[str, float]:
     accuracy: mean |Pearson| and |Spearman| between dimensions, the fraction of dimensions
     whose principal components hold 80% of the variance, the count of constant ones, and its
     health (effective rank, between-series cosine: a collapsed representation passes the rest)."""
-    from csft.analysis import components_for_variance, feature_correlation, representation_health
+    from csft.diagnostics import components_for_variance, feature_correlation, representation_health
 
     features = np.asarray(features, dtype=np.float64)
     if len(features) < 3 or not (features.std(axis=0) > 0).any():

@@ -4,8 +4,8 @@ Both forecasting tracks run through here. The main track trains and tests at one
 The variable-length "uf" track trains one model on every look-back of a log2 interval (a new
 look-back per batch), selects it on the mean validation MSE over the look-backs it is tested
 at, and tests it at those fixed look-backs on the same forecast targets; CSFT's `placement`
-(csft.placement) says how each look-back meets its grid.
-CSFT starts from an encoder pretrained once for every horizon (csft.tasks.pretrain_job).
+(csft.models.placement) says how each look-back meets its grid.
+CSFT starts from an encoder pretrained once for every horizon (csft.jobs.pretrain).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from csft import analysis, metrics
-from csft.checkpoint import Checkpoint
+from csft import diagnostics, metrics
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import device_of, resolve_device
-from csft.model import CSFT
-from csft.registry import build_model
-from csft.seeding import seed_everything
-from csft.tasks import forecast
+from csft.models.csft import CSFT
+from csft.models.registry import build_model
+from csft.training import forecast
+from csft.training.checkpoint import Checkpoint
+from csft.training.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,13 @@ def _diagnostics(model: CSFT, windows: Dataset) -> dict[str, float]:
     x = torch.stack([windows[i][0] for i in range(n)]).to(device)  # (n, T, C)
     y = torch.stack([windows[i][1] for i in range(n)]).to(device)  # (n, H, C)
     frozen = not any(p.requires_grad for p in model.encoder.parameters())  # probe mode
-    ratios = [] if frozen else analysis.gradient_norm_ratios(model, x, y)
+    ratios = [] if frozen else diagnostics.gradient_norm_ratios(model, x, y)
     was_training = model.training
     model.eval()
     with torch.no_grad():
         scales = model.encoder(x.transpose(1, 2).reshape(-1, x.shape[1]))  # (n*C, T)
     model.train(was_training)
-    return analysis.diagnostic_metrics(ratios, analysis.attention_entropy(scales))
+    return diagnostics.diagnostic_metrics(ratios, diagnostics.attention_entropy(scales))
 
 
 def test_features(model: torch.nn.Module, windows: Dataset, n_windows: int) -> np.ndarray:

@@ -3,9 +3,9 @@ claim spans, what our numbers span, and a verdict computed only when they cover 
 
 Rules (shared/design.md, Verdicts): a claim is judged only on evidence that covers it (same
 track, every cell, >= 3 seeds), otherwise "insufficient evidence (...)" with the partial numbers
-shown; "A beats B" needs a paired interval (csft.verdicts.compare); feature claims come with
+shown; "A beats B" needs a paired interval (csft.report.verdicts.compare); feature claims come with
 representation health and are not judged on a collapsed representation. Every sentence is
-written from the numbers. Published numbers come from csft/paper_numbers.csv only.
+written from the numbers. Published numbers come from csft/report/paper_numbers.csv only.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from csft import uf_track, verdicts
-from csft.analysis_jobs import PAIR_KEYS, ablation_comparison, paired, paper_features
 from csft.data.ucr_catalog import archive
-from csft.tables import paper_numbers
+from csft.report import uf_track, verdicts
+from csft.report.analysis_jobs import PAIR_KEYS, ablation_comparison, paired, paper_features
+from csft.report.tables import paper_numbers
 
 ETT_SETS = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
 HORIZONS = (96, 192, 336, 720)
 ANALYSIS_DATASET = "ETTm1"  # the paper's ablation and feature analyses
-PAPER_PLACEMENT = "resample"  # the uf track's placement the paper describes (csft.placement)
+PAPER_PLACEMENT = "resample"  # the uf track's placement the paper describes (csft.models.placement)
 BOUNDARY_LENGTHS = (512, 1023, 1024, 2047, 2048)
 UCR_METHODS = ("csft/finetune", "csft/svm")
 FIGURES = {  # the figure each claim rests on, relative to results/
@@ -320,7 +320,7 @@ def ablation_claim(jobs: pd.DataFrame, budget: str) -> list[Claim]:
 
 
 def lengths_claim(lengths: dict, budget: str) -> list[Claim]:
-    """The boundary-lengths verdict (csft.tasks.lengths), judged only with every length the
+    """The boundary-lengths verdict (csft.jobs.lengths), judged only with every length the
     paper used and >= 3 seeds."""
     seeds = len(lengths.get("seeds", []))
     coverage = verdicts.Coverage(
@@ -401,9 +401,10 @@ def claims_markdown(table: pd.DataFrame) -> str:
     )
     return (
         "# The paper's claims, and ours\n\n"
-        "Paper: as published (csft/paper_numbers.csv), never substituted. A verdict is computed "
-        f"only when our numbers cover the claim (every cell it spans, >= {verdicts.MIN_SEEDS} "
-        'seeds); otherwise it reads "insufficient evidence" and the partial numbers stay. '
+        "Paper: as published (csft/report/paper_numbers.csv), never substituted. A verdict is "
+        "computed only when our numbers cover the claim (every cell it spans, >= "
+        f"{verdicts.MIN_SEEDS} seeds); otherwise it reads "
+        '"insufficient evidence" and the partial numbers stay. '
         "Differences are paired over seeds x cells with a 95% bootstrap interval (and a "
         "Wilcoxon test); feature claims are not judged on a collapsed representation. Each "
         "verdict links to the figure it rests on; nothing here is written by hand.\n\n"
@@ -419,7 +420,7 @@ def verdict_lines(table: pd.DataFrame) -> str:
     return "\n".join(f"- {c}: {v}" for c, v in zip(table.claim, table.verdict, strict=True))
 
 
-if __name__ == "__main__":  # python -m csft.claims results/quick/tables/claims.csv
+if __name__ == "__main__":  # python -m csft.report.claims results/quick/tables/claims.csv
     import sys
 
     print(verdict_lines(pd.read_csv(sys.argv[1])))

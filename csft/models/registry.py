@@ -12,7 +12,7 @@ import importlib
 from torch import nn
 
 MODELS: dict[str, str] = {
-    "csft": "csft.model:CSFT",
+    "csft": "csft.models.csft:CSFT",
     "dlinear": "baselines.dlinear:DLinear",
     "patchtst": "baselines.patchtst:PatchTST",
 }

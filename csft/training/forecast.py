@@ -18,8 +18,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from csft import metrics
-from csft.checkpoint import Checkpoint, resume_loop, save_loop
 from csft.device import device_of
+from csft.training.checkpoint import Checkpoint, resume_loop, save_loop
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 feature statistic beside the representation's health.
 
 Inputs are the analysis jobs' files (results/analysis/VARIANT/DATASET/H*/seed*/); published
-numbers come from csft/paper_numbers.csv only, shown beside ours.
+numbers come from csft/report/paper_numbers.csv only, shown beside ours.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from csft import analysis, verdicts
-from csft.tables import paper_numbers
+from csft import diagnostics
+from csft.report import verdicts
+from csft.report.tables import paper_numbers
 
 VARIANT_KEYS = ["variant", "model", "fusion", "dataset", "horizon"]
 PAIR_KEYS = ["dataset", "horizon", "seed"]  # what pairs two variants' jobs
@@ -33,12 +34,12 @@ class AnalysisJobs:
 
 def feature_row(features: np.ndarray) -> dict:
     """Feature statistics and representation health of one job's frozen test features."""
-    statistics = analysis.feature_correlation(features)
-    health = analysis.representation_health(features)
+    statistics = diagnostics.feature_correlation(features)
+    health = diagnostics.representation_health(features)
     return {
         "feature_pearson": statistics["pearson"],
         "feature_spearman": statistics["spearman"],
-        "pca_fraction_80": analysis.components_for_variance(features),
+        "pca_fraction_80": diagnostics.components_for_variance(features),
         "n_features": features.shape[1],
         **{k: health[k] for k in HEALTH_COLUMNS},
     }
@@ -70,7 +71,7 @@ def read_analysis_jobs(metrics_paths: list[str | Path], fusions: dict[str, str])
         row.update({k: last[k] for k in history.columns if k.startswith(("grad_ratio_", "attn_"))})
         rows.append(row)
         histories.append(history.assign(variant=variant, fusion=fusion))
-        curve = np.concatenate([[0.0], analysis.explained_variance_curve(features)])  # 0 at 0
+        curve = np.concatenate([[0.0], diagnostics.explained_variance_curve(features)])  # 0 at 0
         curves.append(
             pd.DataFrame(
                 {
@@ -209,7 +210,7 @@ def features_markdown(jobs: pd.DataFrame) -> str:
         "Health, beside them because a collapsed representation (every series mapped to nearly "
         "one vector) passes both: dead dimensions (sd across series ~0), effective rank (exp of "
         "the entropy of the centered features' singular values) and the mean raw cosine between "
-        f"different series; collapsed = between-series cosine >= {analysis.COLLAPSE_COSINE}, "
+        f"different series; collapsed = between-series cosine >= {diagnostics.COLLAPSE_COSINE}, "
         "effective rank < 1.5, or every dimension dead.\n\n"
         + rows.to_markdown(index=False, disable_numparse=True)
         + f"\n\n{published}\n"

@@ -1,6 +1,6 @@
 """Result tables: mean +- sd over seeds, with the published numbers beside ours (never instead).
 
-Published numbers live in one file, csft/paper_numbers.csv, with their source.
+Published numbers live in one file, csft/report/paper_numbers.csv, with their source.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from csft import uf_track
+from csft.report import uf_track
 
 FORECAST_KEYS = ["track", "placement", "model", "dataset", "horizon", "lookback"]
 PAPER_KEYS = ["model", "dataset", "horizon", "lookback"]
@@ -22,7 +22,7 @@ OFFICIAL_METRICS = ["test_mse_official", "test_mae_official"]  # drop_last, as o
 
 def paper_numbers() -> pd.DataFrame:
     """Every published number the suite compares against, one row per value (low = high)."""
-    with resources.files("csft").joinpath("paper_numbers.csv").open() as handle:
+    with resources.files("csft.report").joinpath("paper_numbers.csv").open() as handle:
         return pd.read_csv(handle, dtype={"horizon": "Int64", "lookback": "Int64"})
 
 
@@ -71,7 +71,7 @@ def _published(values: pd.Series) -> pd.Series:
 
 def forecast_markdown(table: pd.DataFrame, jobs: pd.DataFrame | None = None) -> str:
     """The human-readable forecast tables: ours (mean ± sd over seeds) beside the paper's; with
-    the per-seed `jobs`, the uf track's section (csft.uf_track) after the main track's."""
+    the per-seed `jobs`, the uf track's section (csft.report.uf_track) after the main track's."""
     ranges = paper_numbers()
     ranges = ranges[ranges.horizon.isna() & (ranges.dataset == "ETT")]
     mse_range = {

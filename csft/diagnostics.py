@@ -9,6 +9,7 @@ Every diagnostic leaves the model as it found it: parameters, `.grad` and train/
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,8 +18,9 @@ from scipy import stats
 from sklearn.decomposition import PCA
 from torch import nn
 
-from csft.model import CSFT, CSFTEncoder, Scales
-from csft.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
+if TYPE_CHECKING:  # the functions take models; this module imports none (csft.report uses it)
+    from csft.models.csft import CSFT, CSFTEncoder, Scales
+    from csft.models.objectives import ReconstructionDecoders, SSLConfig
 
 
 def _norm_ratios(loss: torch.Tensor, hidden: list[torch.Tensor]) -> list[float]:
@@ -65,12 +67,14 @@ def gradient_norm_ratios_ssl(
     ssl_config: SSLConfig,
 ) -> list[float]:
     """Univariate series (N, T) -> ||grad H_l|| / ||grad H_0|| of the SSL loss, l = 1..L."""
+    from csft.models import objectives  # here: csft.report imports this module, never models
+
     modes = _modes([encoder, decoders])
     encoder.eval()
     decoders.eval()
     try:
         with torch.enable_grad():
-            loss, _, scales = ssl_loss(encoder, decoders, series, ssl_config)
+            loss, _, scales = objectives.ssl_loss(encoder, decoders, series, ssl_config)
             return _norm_ratios(loss, scales.hidden)
     finally:
         for module, mode in zip([encoder, decoders], modes, strict=True):

@@ -79,9 +79,10 @@ def classify_ranks_figure(summary: pd.DataFrame) -> plt.Figure:
     """Critical-difference diagram of the methods run on every dataset, by mean accuracy rank.
 
     aeon's diagram needs at least 3 methods (its Friedman test); with fewer, a bar chart of mean
-    rank says the same thing without the cliques. `summary` is csft.tables.summarize_classify's.
+    rank says the same thing without the cliques. `summary` is
+    csft.report.tables.summarize_classify's.
     """
-    from csft.tables import classify_ranks
+    from csft.report.tables import classify_ranks
 
     scores = summary.pivot(index="dataset", columns="method", values="accuracy_mean")
     scores = scores.dropna(axis="columns", how="any")

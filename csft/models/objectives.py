@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from csft.model import CSFTConfig, CSFTEncoder, Scales
+from csft.models.csft import CSFTConfig, CSFTEncoder, Scales
 
 
 class ReconstructionDecoders(nn.Module):

@@ -4,14 +4,14 @@ fixed look-back beside them, and the best placement judged against the crop cont
 The crop control keeps the last 2^k points only, so a placement that does worse than crop is
 losing information the look-back holds. "Best" is chosen on validation MSE (the mean over the
 evaluated look-backs each job was selected on), never on the test split; the test comparison
-with crop is then paired over datasets x horizons x seeds at each look-back (csft.verdicts).
+with crop is then paired over datasets x horizons x seeds at each look-back (csft.report.verdicts).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from csft import verdicts
+from csft.report import verdicts
 
 CONTROL = "crop"
 PAIRING = ["dataset", "horizon", "seed"]
@@ -82,9 +82,10 @@ def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
         "\n## Variable-length (uf) track: one model per look-back interval\n\n"
         "Trained with a look-back drawn per batch from the interval (its encoder pretrained the "
         "same way), selected on the mean validation MSE over the look-backs below, tested at "
-        "each look-back on the same forecast targets. Placements (csft.placement): `resample` "
-        "(the paper's rule), `length_aware` (resample + log2(T/2^k) embedded), `pad_mask` "
-        "(padded at the end, padding masked), `crop` (the last 2^k points: the control). "
+        "each look-back on the same forecast targets. Placements (csft.models.placement): "
+        "`resample` (the paper's rule), `length_aware` (resample + log2(T/2^k) embedded), "
+        "`pad_mask` (padded at the end, padding masked), `crop` (the last 2^k points: the "
+        "control). "
         "`main track (fixed L)`: the main track's CSFT at the interval's lowest look-back, for "
         "reference.\n"
     )

@@ -12,9 +12,9 @@ Similarity is centered: each length's mean H_L over series is subtracted before 
 the same series at two lengths, and it is set against chance, the cosine with *other* series.
 The raw cosine of vectors that share a large common component is ~1 for any two inputs, so a
 collapsed representation would otherwise read as "supported"; it is kept, labelled raw, for
-reference. A collapsed H_L (csft.analysis.representation_health) gets no verdict. Per-series
+reference. A collapsed H_L (csft.diagnostics.representation_health) gets no verdict. Per-series
 values are averaged over seeds (one encoder per seed, the same series) and bootstrapped over
-series (csft.verdicts.mean_interval).
+series (csft.report.verdicts.mean_interval).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics.pairwise import cosine_similarity, paired_cosine_distances
 
-from csft.analysis import representation_health
 from csft.device import resolve_device
-from csft.model import CSFTConfig, CSFTEncoder, length_plan
-from csft.seeding import seed_everything
-from csft.tasks.classify import GroupBatches, csft_groups, represent_groups
-from csft.tasks.pretrain import PretrainConfig, pretrain
-from csft.verdicts import NO_DIFFERENCE, interval_text, mean_interval
+from csft.diagnostics import representation_health
+from csft.models.csft import CSFTConfig, CSFTEncoder, length_plan
+from csft.report.verdicts import NO_DIFFERENCE, interval_text, mean_interval
+from csft.training.classify import GroupBatches, csft_groups, represent_groups
+from csft.training.pretrain import PretrainConfig, pretrain
+from csft.training.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 

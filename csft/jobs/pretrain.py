@@ -22,12 +22,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from csft import atomic
-from csft.checkpoint import Checkpoint
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import resolve_device
-from csft.model import CSFTConfig, CSFTEncoder
-from csft.seeding import seed_everything
-from csft.tasks.pretrain import PretrainConfig, pretrain, window_batches
+from csft.models.csft import CSFTConfig, CSFTEncoder
+from csft.training.checkpoint import Checkpoint
+from csft.training.pretrain import PretrainConfig, pretrain, window_batches
+from csft.training.seeding import seed_everything
 
 FORMAT = 1  # of the saved file; a change of layout bumps it
 

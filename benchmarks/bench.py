@@ -3,9 +3,9 @@
 By default: how CSFT's training cost grows with T, with the paper's widths and with a width cap.
 With `--model patchtst`: how fast our PatchTST trains, beside the official code if given.
 
-    python -m csft.bench [--lengths 512 1024 2048 4096] [--batch 8] [--repeats 3]
+    python benchmarks/bench.py [--lengths 512 1024 2048 4096] [--batch 8] [--repeats 3]
                          [--d-max 256] [--threads 0] [--out results/bench]
-    python -m csft.bench --model patchtst [--official PATH] [--batch 128] [--steps 10]
+    python benchmarks/bench.py --model patchtst [--official PATH] [--batch 128] [--steps 10]
                          [--warmup 2] [--repeats 3] [--rounds 2] [--threads 0]
 
 Why the cost grows. T in [2^k, 2^(k+1)) is placed on a grid of 2^k points, so P_0 = 2^k / 16
@@ -68,7 +68,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from csft.model import CSFT, CSFTConfig
+from csft.models.csft import CSFT, CSFTConfig
 
 HORIZON = 96
 PATCHTST_ETTH1 = {  # official scripts/PatchTST/etth1.sh
@@ -176,9 +176,10 @@ def measure_isolated(**kwargs) -> dict:
 
 
 def run_isolated(function: str, kwargs: dict) -> dict:
-    """csft.bench.<function>(**kwargs) in a fresh Python process; its record, or RuntimeError."""
+    """bench.<function>(**kwargs) in a fresh Python process; its record, or RuntimeError."""
     code = (
-        f"import json, sys; from csft.bench import {function}; "
+        f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"from bench import {function}; "
         f"print(json.dumps({function}(**json.loads(sys.argv[1]))))"
     )
     done = subprocess.run(
@@ -195,7 +196,7 @@ def build_patchtst(official: str | None = None, **setting) -> torch.nn.Module:
     `Model`, for one setting (PATCHTST_ETTH1's keys). Call with `official` only in a process of
     its own (`run_isolated`): it puts that folder on sys.path."""
     if official is None:
-        from csft.registry import model_class
+        from csft.models.registry import model_class
 
         patchtst = model_class("patchtst")
         return patchtst(patchtst.Config(**setting))

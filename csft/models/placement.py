@@ -21,7 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from csft.resampling import resample
+from csft.data.resampling import resample
 
 PLACEMENTS = ("resample", "length_aware", "pad_mask", "crop")
 
@@ -35,7 +35,7 @@ def grid_length(placement: str, interval_low: int) -> int:
 
 
 def resample_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:
-    """x: (N, T) -> (N, grid): anti-aliased when shortening (csft.resampling)."""
+    """x: (N, T) -> (N, grid): anti-aliased when shortening (csft.data.resampling)."""
     return resample(x, grid)
 
 

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from csft.data.resampling import resample
 from csft.data.splits import ucr_validation_split
 from csft.data.ucr import UCRDataset, UCRSplit
 from csft.device import device_of
-from csft.model import CSFTConfig, length_plan, place_on_grid
-from csft.resampling import resample
+from csft.models.csft import CSFTConfig, length_plan, place_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def seal(
 def to_length(series: list[np.ndarray], length: int, policy: str = "resample") -> np.ndarray:
     """Series of any lengths -> (N, length) float32 for models that need equal lengths.
 
-    "resample": csft.resampling (low-pass before shortening, linear interpolation with both
+    "resample": csft.data.resampling (low-pass before shortening, linear interpolation with both
     end points kept; the same resampling CSFT's length rule uses), so a series keeps its
     whole shape.
     """

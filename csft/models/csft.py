@@ -13,9 +13,9 @@ open is a CSFTConfig field with the default named there (see "Assumptions" in th
   (learned projections across the differing widths), then residual + LayerNorm on the H*_l side;
   or, for the ablation, a residual H*_l + Linear(re-patched H_{l-1});
 - length rule: L = floor(log2(T / patch_len)); a series of length T in [2^k, 2^(k+1)) is
-  resampled (anti-aliased, csft.resampling) to the grid length 2^k, so H_L is exactly one token.
-  The other placements of the uf track (csft.placement: length_aware, pad_mask, crop) are the
-  config field `placement`; pad_mask's grid is 2^(k+1), so it runs one CTL more.
+  resampled (anti-aliased, csft.data.resampling) to the grid length 2^k, so H_L is exactly one
+  token. The other placements of the uf track (csft.models.placement: length_aware, pad_mask,
+  crop) are the config field `placement`; pad_mask's grid is 2^(k+1), so it runs one CTL more.
 Forecasting (channel independent): RevIN -> each channel through the encoder -> a linear head
 over the flattened {H_0..H_L} -> horizon, then RevIN inverted.
 """
@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from csft import placement as placements
-from csft.layers import RevIN, sinusoidal_positions, transformer_encoder
-from csft.resampling import resample
+from csft.data.resampling import resample
+from csft.models import placement as placements
+from csft.models.layers import RevIN, sinusoidal_positions, transformer_encoder
 
 FUSIONS = ("cross_attention", "residual")
 INPUT_NORMS = ("instance", "none")
@@ -72,7 +72,7 @@ def length_plan(
 
 def place_on_grid(x: torch.Tensor, grid_length: int) -> torch.Tensor:
     """Resample x: (N, T) -> (N, grid_length): low-pass first when shortening (no aliasing),
-    then linear interpolation with end points kept (csft.resampling)."""
+    then linear interpolation with end points kept (csft.data.resampling)."""
     return resample(x, grid_length)
 
 
@@ -199,7 +199,7 @@ class CSFTConfig:
     input_norm: str = "instance"
     min_length: int = 64  # supported series lengths [min_length, max_length)
     max_length: int = 8192
-    # How a look-back of any T in the interval meets the grid (csft.placement): the paper's
+    # How a look-back of any T in the interval meets the grid (csft.models.placement): the paper's
     # "resample", or "length_aware", "pad_mask", "crop" (the uf track's alternatives).
     placement: str = "resample"
 

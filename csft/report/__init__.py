@@ -1,0 +1,1 @@
+"""Tables, claims and verdicts, figures: read results, never models."""

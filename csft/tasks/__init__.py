@@ -1,1 +1,0 @@
-"""Task loops (train / evaluate); they own splits, early stopping and the single test pass."""

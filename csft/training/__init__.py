@@ -1,0 +1,2 @@
+"""The loops that fit models (forecasting, pretraining, classification), with checkpoints
+and seeding."""
