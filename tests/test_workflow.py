@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from mlflow.tracking import MlflowClient
 from tiny_study import (
     BOUNDARY_LENGTHS,
@@ -23,6 +24,7 @@ from tiny_study import (
     write_config,
 )
 
+from csft import evaluate
 from csft.training.classify import SVM_C_GRID
 
 
@@ -108,6 +110,21 @@ def test_mlflow_holds_one_complete_run_per_job(study):
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
         assert steps == list(range(1, int(run.data.metrics["epochs_run"]) + 1))
         assert "config.yaml" in [a.path for a in client.list_artifacts(run.info.run_id)]
+
+
+def test_a_job_keeps_its_model_and_rescores_from_its_run(study):
+    """python -m csft.evaluate --run-id: the uf job's weights, from its MLflow run, rescored on
+    the test split, give the metrics the run logged at every look-back."""
+    root, configfile, _ = study
+    client, runs = active_runs(root)
+    run = next(r for r in runs if r.data.tags["track"] == "uf")
+    assert "model.pt" in [a.path for a in client.list_artifacts(run.info.run_id)]
+    path = evaluate.model_file(run.info.run_id, f"sqlite:///{root}/mlflow.db")
+    data_dir = yaml.safe_load(configfile.read_text())["data_dir"]
+    records = evaluate.evaluate(path, data_dir)
+    assert [r["lookback"] for r in records] == UF_LOOKBACKS
+    for record in records:
+        assert record["test_mse"] == run.data.metrics[f"test_mse_L{record['lookback']}"]
 
 
 FIXED_LENGTH_METHODS = ["csft/finetune", "csft/svm", "dtw_1nn", "minirocket", "patchtst", "ts2vec"]

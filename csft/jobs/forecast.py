@@ -10,7 +10,9 @@ CSFT starts from an encoder pretrained once for every horizon (csft.jobs.pretrai
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,11 +20,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from csft import diagnostics, metrics
+from csft import atomic, diagnostics, metrics
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import device_of, resolve_device
 from csft.models.csft import CSFT
-from csft.models.registry import build_model
+from csft.models.registry import build_model, model_class
 from csft.training import forecast
 from csft.training.checkpoint import Checkpoint
 from csft.training.seeding import seed_everything
@@ -98,6 +100,55 @@ def test_features(model: torch.nn.Module, windows: Dataset, n_windows: int) -> n
         ).numpy()
 
 
+def score_test(
+    model: torch.nn.Module, series: ETTSeries, job: ForecastJob, config: forecast.TrainingConfig
+) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """The test split, once per look-back of `job`, every window: one record per look-back
+    (the job's keys, MSE and MAE normalized and raw, the official drop_last scores when the
+    recipe asks) and three example windows. Training jobs and csft.evaluate both score here."""
+    windows = series.windows("test", job.horizon)
+    placement = model.config.placement if isinstance(model, CSFT) else ""
+    records, examples = [], {}
+    for lookback in job.eval_lookbacks:
+        test_windows = CroppedWindows(windows, lookback)
+        test = forecast.predict(model, test_windows, config.eval_batch_size)
+        raw_pred, raw_true = series.inverse(test.pred), series.inverse(test.true)
+        official = {}
+        if config.official_test_batch:  # as the official loaders score: last partial batch dropped
+            kept = len(test_windows) - len(test_windows) % config.official_test_batch
+            official = {
+                "test_mse_official": metrics.mse(test.pred[:kept], test.true[:kept]),
+                "test_mae_official": metrics.mae(test.pred[:kept], test.true[:kept]),
+                "n_test_windows_official": kept,
+            }
+        records.append(
+            {
+                "track": job.track,
+                "placement": placement,
+                "model": job.model,
+                "dataset": job.dataset,
+                "horizon": job.horizon,
+                "seed": job.seed,
+                "lookback": lookback,
+                "test_mse": metrics.mse(test.pred, test.true),
+                "test_mae": metrics.mae(test.pred, test.true),
+                "test_mse_raw": metrics.mse(raw_pred, raw_true),
+                "test_mae_raw": metrics.mae(raw_pred, raw_true),
+                "n_test_windows": len(test_windows),
+                **official,
+            }
+        )
+        if not examples:
+            picks = [0, len(test_windows) // 2, len(test_windows) - 1]
+            examples = {
+                "index": np.array(picks),
+                "x": np.stack([test_windows[i][0].numpy() for i in picks]),
+                "y": test.true[picks],
+                "pred": test.pred[picks],
+            }
+    return records, examples
+
+
 def run(
     job: ForecastJob,
     series: ETTSeries,
@@ -128,7 +179,6 @@ def run(
     val_sets = [CroppedWindows(thinned, lookback) for lookback in lookbacks]
     val = val_sets[len(val_sets) // 2]  # the per-epoch diagnostics' batch
     is_csft = isinstance(model, CSFT)
-    placement = model.config.placement if is_csft else ""
 
     if encoder_state is not None:
         if not is_csft:
@@ -153,49 +203,51 @@ def run(
         checkpoint=checkpoint,
     )  # fmt: skip
 
-    records, examples = [], {}
-    for lookback in job.eval_lookbacks:
-        test_windows = CroppedWindows(windows["test"], lookback)
-        test = forecast.predict(model, test_windows, config.eval_batch_size)
-        raw_pred, raw_true = series.inverse(test.pred), series.inverse(test.true)
-        official = {}
-        if config.official_test_batch:  # as the official loaders score: last partial batch dropped
-            kept = len(test_windows) - len(test_windows) % config.official_test_batch
-            official = {
-                "test_mse_official": metrics.mse(test.pred[:kept], test.true[:kept]),
-                "test_mae_official": metrics.mae(test.pred[:kept], test.true[:kept]),
-                "n_test_windows_official": kept,
-            }
-        records.append(
-            {
-                "track": job.track,
-                "placement": placement,
-                "model": job.model,
-                "dataset": job.dataset,
-                "horizon": job.horizon,
-                "seed": job.seed,
-                "lookback": lookback,
-                "test_mse": metrics.mse(test.pred, test.true),
-                "test_mae": metrics.mae(test.pred, test.true),
-                "test_mse_raw": metrics.mse(raw_pred, raw_true),
-                "test_mae_raw": metrics.mae(raw_pred, raw_true),
-                "n_test_windows": len(test_windows),
-                "best_val_loss": min(row["val_loss"] for row in history),
-                "epochs_run": len(history),
-                **official,
-            }
+    records, examples = score_test(model, series, job, config)
+    for record in records:
+        record.update(
+            best_val_loss=min(row["val_loss"] for row in history), epochs_run=len(history)
         )
-        if not examples:
-            picks = [0, len(test_windows) // 2, len(test_windows) - 1]
-            examples = {
-                "index": np.array(picks),
-                "x": np.stack([test_windows[i][0].numpy() for i in picks]),
-                "y": test.true[picks],
-                "pred": test.pred[picks],
-            }
-        log.info("test at look-back %d: %s", lookback, records[-1])
+        log.info("test at look-back %d: %s", record["lookback"], record)
     features = None
     if hasattr(model, "represent"):
         windows_at = CroppedWindows(windows["test"], job.eval_lookbacks[0])
         features = test_features(model, windows_at, FEATURE_WINDOWS)
     return JobResult(records, history, examples, model, features)
+
+
+MODEL_FORMAT = 1  # of the saved model file; a change of layout bumps it
+
+
+def save_model(
+    path: str | os.PathLike, model: torch.nn.Module, job: ForecastJob, training: Mapping,
+    data_sha256: str,
+) -> None:  # fmt: skip
+    """The fitted model's final weights (best validation epoch) with everything that rebuilds
+    and rescores it: its resolved config, the job, the recipe and the data's SHA-256. Only
+    tensors, strings and numbers, so `load_model` reads it with weights_only=True."""
+    payload = {
+        "format": MODEL_FORMAT,
+        "model_config": dataclasses.asdict(model.config),
+        "job": {**dataclasses.asdict(job), "train_lookbacks": list(job.train_lookbacks),
+                "eval_lookbacks": list(job.eval_lookbacks)},
+        "training": dict(training),
+        "data_sha256": data_sha256,
+        "state": {key: value.cpu() for key, value in model.state_dict().items()},
+    }  # fmt: skip
+    with atomic.atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, ForecastJob, dict, dict]:
+    """(model in eval mode, its job, its training recipe, the payload) from `save_model`'s file."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path}: not a saved forecaster of format {MODEL_FORMAT}")
+    saved = payload["job"]
+    job = ForecastJob(**{**saved, "train_lookbacks": tuple(saved["train_lookbacks"]),
+                         "eval_lookbacks": tuple(saved["eval_lookbacks"])})  # fmt: skip
+    cls = model_class(job.model)
+    model = cls(cls.Config(**payload["model_config"]))
+    model.load_state_dict(payload["state"])
+    return model.eval(), job, payload["training"], payload

@@ -17,6 +17,7 @@ rule train_analysis:
         metrics=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/metrics.json",
         history=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/history.csv",
         examples=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/examples.npz",
+        model=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/model.pt",
         features=f"{RESULTS}/analysis/{{variant}}/{{dataset}}/H{{horizon}}/seed{{seed}}/features.npz",
     log:
         f"{LOGS}/train_analysis/{{variant}}_{{dataset}}_H{{horizon}}_seed{{seed}}.log",

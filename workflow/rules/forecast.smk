@@ -16,6 +16,7 @@ rule train_forecast:
         metrics=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/metrics.json",
         history=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/history.csv",
         examples=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/examples.npz",
+        model=f"{RESULTS}/forecast/{{model}}/{{dataset}}/L{{lookback}}/H{{horizon}}/seed{{seed}}/model.pt",
     log:
         f"{LOGS}/train_forecast/{{model}}_{{dataset}}_L{{lookback}}_H{{horizon}}_seed{{seed}}.log",
     conda:
@@ -54,6 +55,7 @@ rule train_forecast_uf:
         metrics=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/H{{horizon}}/seed{{seed}}/metrics.json",
         history=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/H{{horizon}}/seed{{seed}}/history.csv",
         examples=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/H{{horizon}}/seed{{seed}}/examples.npz",
+        model=f"{RESULTS}/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/H{{horizon}}/seed{{seed}}/model.pt",
     log:
         f"{LOGS}/train_forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_{{placement}}_H{{horizon}}_seed{{seed}}.log",
     conda:

@@ -130,6 +130,11 @@ with tracking.job_run(
     summary.update(best_val_loss=result.records[0]["best_val_loss"], epochs_run=len(result.history))
     tracking.log_metrics(summary)
 
+    # The fitted weights, to rescore later (python -m csft.evaluate --run-id / --path).
+    forecast_job.save_model(
+        snakemake.output.model, result.model, job, dict(params.training), data_sha
+    )
+    mlflow.log_artifact(snakemake.output.model)
     with atomic.atomic_path(snakemake.output.examples) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **result.examples)
     if "features" in snakemake.output.keys():  # the analyses' frozen test features

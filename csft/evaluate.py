@@ -1,0 +1,69 @@
+"""Rescore a saved forecaster on its test split, without retraining.
+
+    python -m csft.evaluate --path results/forecast/csft/ETTh1/L512/H96/seed2021/model.pt
+    python -m csft.evaluate --run-id RUN_ID [--tracking-uri sqlite:///results/mlflow.db]
+
+Every forecasting job keeps its fitted weights (`model.pt`, also an artifact of its MLflow run)
+with its resolved model config, job and recipe. The ETT file must have the SHA-256 the model was
+trained on. Scoring goes through the job's own function (csft.jobs.forecast.score_test), every
+test window at every tested look-back, so the records equal the job's metrics.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from csft.data.download import sha256_of
+from csft.data.ett import ETTSeries
+from csft.jobs import forecast as forecast_job
+from csft.training.forecast import TrainingConfig
+
+
+def evaluate(path: str | Path, data_dir: str | Path = "results/data") -> list[dict]:
+    """One record per tested look-back, as the job wrote them (less its training history)."""
+    model, job, training, payload = forecast_job.load_model(path)
+    csv = Path(data_dir) / "ETT-small" / f"{job.dataset}.csv"
+    if not csv.is_file():
+        raise FileNotFoundError(f"{csv}: the data {path} was trained on is not there")
+    if sha256_of(csv) != payload["data_sha256"]:
+        raise ValueError(
+            f"{csv} is not the file {path} was trained on (SHA-256 {payload['data_sha256']})"
+        )
+    series = ETTSeries.load(csv, job.dataset, job.max_lookback, job.features)
+    records, _ = forecast_job.score_test(model, series, job, TrainingConfig(**training))
+    return records
+
+
+def model_file(run_id: str, tracking_uri: str) -> Path:
+    """The model.pt artifact of MLflow run `run_id`, downloaded to a local temporary folder."""
+    import mlflow
+
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="model.pt", tracking_uri=tracking_uri
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--path", type=Path, help="a job's model.pt")
+    source.add_argument("--run-id", help="an MLflow run of a forecasting job")
+    parser.add_argument("--tracking-uri", default="sqlite:///results/mlflow.db")
+    parser.add_argument("--data-dir", default="results/data", help="holds ETT-small/*.csv")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (jobs use 1)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    path = args.path or model_file(args.run_id, args.tracking_uri)
+    print(json.dumps(evaluate(path, args.data_dir), indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
