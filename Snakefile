@@ -2,7 +2,12 @@
 # workflow/rules/, what they run in workflow/scripts/, the config schema in workflow/schemas/.
 from snakemake.utils import min_version, validate
 
-from csft.config import check_architectures, check_ett_windows, check_pretraining
+from csft.config import (
+    check_architectures,
+    check_datasets,
+    check_ett_windows,
+    check_pretraining,
+)
 
 min_version("9.0")
 
@@ -15,6 +20,7 @@ report: "workflow/report/workflow.rst"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 check_architectures(config)
+check_datasets(config)
 check_ett_windows(config)
 check_pretraining(config)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from csft.data.splits import SPLITS, ett_segments
+from csft.data.custom import custom_datasets
+from csft.data.splits import ETT_ROWS_PER_HOUR, SPLITS, ett_segments
 from csft.models.registry import model_class
 
 SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
@@ -181,20 +182,47 @@ def _ett_jobs(config: Mapping):
             yield "analysis.horizons", analysis["dataset"], analysis["lookback"], horizon
 
 
+def check_datasets(config: Mapping) -> None:
+    """Fail before any job if a forecasting dataset is neither an ETT set nor a name under
+    custom_datasets, or a custom name hides an ETT set."""
+    custom = custom_datasets(config)
+    hidden = sorted(set(custom) & set(ETT_ROWS_PER_HOUR))
+    if hidden:
+        raise ValueError(f"custom_datasets: {hidden} are ETT names; give your data another name")
+    known = set(ETT_ROWS_PER_HOUR) | set(custom)
+    for key, dataset, _, _ in _ett_jobs(config):
+        if dataset not in known:
+            raise ValueError(
+                f"{key}: unknown dataset {dataset!r}; expected an ETT set "
+                f"({', '.join(sorted(ETT_ROWS_PER_HOUR))}) or one of custom_datasets "
+                f"({', '.join(sorted(custom)) or 'none defined'})"
+            )
+    analysis = config.get("analysis", {})
+    if analysis.get("enabled") and analysis.get("dataset") not in ETT_ROWS_PER_HOUR:
+        raise ValueError(f"analysis.dataset: {analysis.get('dataset')!r} is not an ETT set")
+
+
 def check_ett_windows(config: Mapping) -> None:
-    """Fail before any job if a look-back + horizon leaves an ETT split without a window (a
-    horizon larger than the data), naming the key, dataset, lengths and split."""
+    """Fail before any job if a look-back + horizon leaves a split without a window (a
+    horizon larger than the data), naming the key, dataset, lengths and split. A custom
+    dataset's file is read once, for its number of rows."""
+    custom, rows = custom_datasets(config), {}
     for key, dataset, lookback, horizon in _ett_jobs(config):
         try:
-            segments = ett_segments(dataset, lookback)
-        except ValueError as error:
+            if dataset in custom:
+                if dataset not in rows:
+                    rows[dataset] = len(custom[dataset].read())
+                segments = custom[dataset].segments(rows[dataset], lookback)
+            else:
+                segments = ett_segments(dataset, lookback)
+        except (ValueError, FileNotFoundError) as error:
             raise ValueError(f"{key}: {error}") from None
         for split in SPLITS:
             if segments[split].n_windows(lookback, horizon) == 0:
-                rows = segments[split].stop - segments[split].start
+                split_rows = segments[split].stop - segments[split].start
                 raise ValueError(
                     f"{key}: horizon {horizon} with look-back {lookback} leaves no window in "
-                    f"{dataset}'s {split} split ({rows} rows incl. look-back)"
+                    f"{dataset}'s {split} split ({split_rows} rows incl. look-back)"
                 )
 
 

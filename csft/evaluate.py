@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from csft.data.custom import CustomDataset
 from csft.data.download import sha256_of
 from csft.data.ett import ETTSeries
 from csft.jobs import forecast as forecast_job
@@ -27,14 +28,19 @@ from csft.training.forecast import TrainingConfig
 def evaluate(path: str | Path, data_dir: str | Path = "results/data") -> list[dict]:
     """One record per tested look-back, as the job wrote them (less its training history)."""
     model, job, training, payload = forecast_job.load_model(path)
-    csv = Path(data_dir) / "ETT-small" / f"{job.dataset}.csv"
+    custom = None
+    if payload.get("custom_dataset"):  # your own CSV: its file and split rule, as trained
+        saved = payload["custom_dataset"]
+        borders = tuple(saved["borders"]) if saved["borders"] else None
+        custom = CustomDataset(**{**saved, "ratios": tuple(saved["ratios"]), "borders": borders})
+    csv = Path(custom.path) if custom else Path(data_dir) / "ETT-small" / f"{job.dataset}.csv"
     if not csv.is_file():
         raise FileNotFoundError(f"{csv}: the data {path} was trained on is not there")
     if sha256_of(csv) != payload["data_sha256"]:
         raise ValueError(
             f"{csv} is not the file {path} was trained on (SHA-256 {payload['data_sha256']})"
         )
-    series = ETTSeries.load(csv, job.dataset, job.max_lookback, job.features)
+    series = ETTSeries.load(csv, job.dataset, job.max_lookback, job.features, custom=custom)
     records, _ = forecast_job.score_test(model, series, job, TrainingConfig(**training))
     return records
 

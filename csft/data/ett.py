@@ -7,7 +7,7 @@ Features follow the standard protocol: "M" uses all seven columns as input and t
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ import torch
 from sklearn.preprocessing import StandardScaler
 from torch.utils.data import Dataset
 
-from csft.data.splits import ett_segments
+from csft.data.custom import CustomDataset
+from csft.data.splits import Segment, ett_segments
 
 ETT_COLUMNS = ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 TARGET = "OT"
@@ -43,23 +44,38 @@ def read_ett_csv(path: str | Path, features: str = "M") -> np.ndarray:
 
 @dataclass
 class ETTSeries:
-    """One ETT dataset, scaled with train statistics, cut into split segments."""
+    """One forecasting dataset (an ETT set, or a custom CSV: csft.data.custom), scaled with
+    train statistics, cut into split segments."""
 
     name: str
     values: np.ndarray  # (rows, channels), scaled
     scaler: StandardScaler
     lookback: int
+    segments: dict[str, Segment] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path, name: str, lookback: int, features: str = "M") -> ETTSeries:
-        raw = read_ett_csv(path, features)
-        segments = ett_segments(name, lookback)
+    def load(
+        cls,
+        path: str | Path,
+        name: str,
+        lookback: int,
+        features: str = "M",
+        custom: CustomDataset | None = None,
+    ) -> ETTSeries:
+        """`path` read and split by the ETT protocol for `name`, or by `custom`'s split rule
+        (its own file, date column and ratios or borders) when given."""
+        if custom is not None:
+            raw = custom.read(features)
+            segments = custom.segments(raw.shape[0], lookback)
+        else:
+            raw = read_ett_csv(path, features)
+            segments = ett_segments(name, lookback)
         if raw.shape[0] < segments["test"].stop:
             raise ValueError(
                 f"{path}: {raw.shape[0]} rows, the {name} protocol needs {segments['test'].stop}"
             )
         scaler = StandardScaler().fit(raw[: segments["train"].stop])
-        return cls(name, scaler.transform(raw).astype(np.float32), scaler, lookback)
+        return cls(name, scaler.transform(raw).astype(np.float32), scaler, lookback, segments)
 
     @property
     def n_channels(self) -> int:
@@ -67,7 +83,7 @@ class ETTSeries:
 
     def windows(self, split: str, horizon: int) -> ForecastWindows:
         """Every stride-1 window of `split`."""
-        segment = ett_segments(self.name, self.lookback)[split]
+        segment = (self.segments or ett_segments(self.name, self.lookback))[split]
         return ForecastWindows(
             self.values, segment.window_starts(self.lookback, horizon), self.lookback, horizon
         )

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from csft import atomic, diagnostics, metrics
+from csft.data.custom import CustomDataset
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import device_of, resolve_device
 from csft.models.csft import CSFT
@@ -221,12 +222,17 @@ MODEL_FORMAT = 1  # of the saved model file; a change of layout bumps it
 
 def save_model(
     path: str | os.PathLike, model: torch.nn.Module, job: ForecastJob, training: Mapping,
-    data_sha256: str,
+    data_sha256: str, custom: CustomDataset | None = None,
 ) -> None:  # fmt: skip
     """The fitted model's final weights (best validation epoch) with everything that rebuilds
-    and rescores it: its resolved config, the job, the recipe and the data's SHA-256. Only
-    tensors, strings and numbers, so `load_model` reads it with weights_only=True."""
+    and rescores it: its resolved config, the job, the recipe, the data's SHA-256 (and a custom
+    dataset's file and split rule). Only tensors, strings and numbers, so `load_model` reads it
+    with weights_only=True."""
     payload = {
+        "custom_dataset": None if custom is None else {
+            **dataclasses.asdict(custom), "ratios": list(custom.ratios),
+            "borders": None if custom.borders is None else list(custom.borders),
+        },
         "format": MODEL_FORMAT,
         "model_config": dataclasses.asdict(model.config),
         "job": {**dataclasses.asdict(job), "train_lookbacks": list(job.train_lookbacks),

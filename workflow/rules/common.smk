@@ -4,6 +4,8 @@ from pathlib import Path
 
 from csft import tracking
 from csft.data import ucr_catalog
+from csft.data.custom import custom_datasets
+from csft.data.splits import ETT_ROWS_PER_HOUR
 from csft.config import (
     TORCH_CLASSIFIERS,
     analysis_settings,
@@ -24,6 +26,8 @@ UCR_DATASETS = ucr_catalog.resolve(
     config["ucr"]["datasets"], Path(MIRROR) if MIRROR else None
 )
 FIGURE_FORMATS = ["png", "pdf"]
+# Your own forecasting CSVs (csft/data/custom.py), usable wherever an ETT set is.
+CUSTOM_DATASETS = custom_datasets(config)
 # Training rules ask the scheduler for a GPU only when the config insists on one; with "auto"
 # a job uses a GPU it happens to see, and the CPU otherwise.
 DEVICE = config["device"]
@@ -31,7 +35,7 @@ GPUS = 1 if DEVICE == "cuda" else 0
 
 
 wildcard_constraints:
-    dataset="ETTh1|ETTh2|ETTm1|ETTm2",
+    dataset="|".join([*ETT_ROWS_PER_HOUR, *CUSTOM_DATASETS]),
     name="[A-Za-z0-9_]+",
     classifier="[a-z0-9_]+",
     policy="per_interval|common|resample|native",
@@ -79,6 +83,14 @@ def pretraining_job(wildcards):
     )
 
 
+def forecast_csv(dataset):
+    """The file of a forecasting dataset: ETT sets are downloaded (or copied from the mirror)
+    and verified; a custom dataset is read where the config says."""
+    if dataset in CUSTOM_DATASETS:
+        return CUSTOM_DATASETS[dataset].path
+    return f"{DATA}/ETT-small/{dataset}.csv"
+
+
 def uf_pretraining_job(wildcards):
     """Model, architecture (with its placement) and recipe of one uf encoder pretraining."""
     return pretraining_settings(
@@ -96,7 +108,7 @@ def uf_encoder(wildcards):
 
 def uf_training_inputs(wildcards):
     """A uf job's inputs: its ETT file and, for a pretrained model, its uf encoder."""
-    files = {"csv": f"{DATA}/ETT-small/{wildcards.dataset}.csv"}
+    files = {"csv": forecast_csv(wildcards.dataset)}
     if uses_pretraining(wildcards.model, config["models"][wildcards.model]):
         files["encoder"] = uf_encoder(wildcards)
     return files
@@ -107,7 +119,7 @@ def training_inputs(group, name, model, lookback):
     (group, name, dataset, look-back, seed), the same file for every horizon."""
 
     def inputs(wildcards):
-        files = {"csv": f"{DATA}/ETT-small/{wildcards.dataset}.csv"}
+        files = {"csv": forecast_csv(wildcards.dataset)}
         if uses_pretraining(model(wildcards), config["models"][model(wildcards)]):
             files["encoder"] = (
                 f"{RESULTS}/pretrained/{group}/{name(wildcards)}/{wildcards.dataset}/"

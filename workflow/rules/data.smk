@@ -6,6 +6,8 @@ rule download_ett:
         f"{DATA}/ETT-small/{{dataset}}.csv",
     log:
         f"{LOGS}/download_ett/{{dataset}}.log",
+    wildcard_constraints:
+        dataset="|".join(ETT_ROWS_PER_HOUR),
     conda:
         "../envs/csft.yaml"
     threads: 1

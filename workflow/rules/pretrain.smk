@@ -6,7 +6,7 @@
 
 rule pretrain_encoder:
     input:
-        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+        csv=lambda w: forecast_csv(w.dataset),
     output:
         encoder=f"{RESULTS}/pretrained/{{group}}/{{name}}/{{dataset}}/L{{lookback}}/seed{{seed}}/encoder.pt",
         history=f"{RESULTS}/pretrained/{{group}}/{{name}}/{{dataset}}/L{{lookback}}/seed{{seed}}/history.csv",
@@ -37,7 +37,7 @@ rule pretrain_encoder:
 
 rule pretrain_encoder_uf:
     input:
-        csv=f"{DATA}/ETT-small/{{dataset}}.csv",
+        csv=lambda w: forecast_csv(w.dataset),
     output:
         encoder=f"{RESULTS}/pretrained/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/seed{{seed}}/encoder.pt",
         history=f"{RESULTS}/pretrained/forecast_uf/{{model}}/{{dataset}}/I{{low}}-{{high}}/{{placement}}/seed{{seed}}/history.csv",

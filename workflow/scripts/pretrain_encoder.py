@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from csft import atomic, joblog, tracking
+from csft.data.custom import custom_datasets, data_relpath
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
 from csft.jobs import pretrain as pretrain_job
@@ -27,8 +28,11 @@ job = pretrain_job.PretrainJob(
     interval=tuple(params.interval) if params.interval else None,  # the uf track's
     eval_lookbacks=tuple(params.eval_lookbacks),
 )
-series = ETTSeries.load(snakemake.input.csv, job.dataset, job.max_lookback, job.features)
-relpath = f"ETT-small/{job.dataset}.csv"
+custom = custom_datasets(snakemake.config).get(job.dataset)  # None: an ETT set
+series = ETTSeries.load(
+    snakemake.input.csv, job.dataset, job.max_lookback, job.features, custom=custom
+)
+relpath = data_relpath(job.dataset, custom)
 data_tags = tracking.data_tags({relpath: snakemake.input.csv})
 data_sha = data_tags[f"data.sha256.{relpath}"]
 settings = pretrain_job.encoder_settings(job, params.architecture, series.n_channels)

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from csft import atomic, diagnostics, joblog, tracking
+from csft.data.custom import custom_datasets, data_relpath
 from csft.data.download import sha256_of
 from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
@@ -33,8 +34,11 @@ job = forecast_job.ForecastJob(
     features=params.features,
     device=params.device,
 )
-series = ETTSeries.load(snakemake.input.csv, job.dataset, job.max_lookback, job.features)
-relpath = f"ETT-small/{job.dataset}.csv"
+custom = custom_datasets(snakemake.config).get(job.dataset)  # None: an ETT set
+series = ETTSeries.load(
+    snakemake.input.csv, job.dataset, job.max_lookback, job.features, custom=custom
+)
+relpath = data_relpath(job.dataset, custom)
 data_tags = tracking.data_tags({relpath: snakemake.input.csv})
 data_sha = data_tags[f"data.sha256.{relpath}"]
 pretrained, pretrained_tags = None, {}
@@ -132,7 +136,7 @@ with tracking.job_run(
 
     # The fitted weights, to rescore later (python -m csft.evaluate --run-id / --path).
     forecast_job.save_model(
-        snakemake.output.model, result.model, job, dict(params.training), data_sha
+        snakemake.output.model, result.model, job, dict(params.training), data_sha, custom
     )
     mlflow.log_artifact(snakemake.output.model)
     with atomic.atomic_path(snakemake.output.examples) as tmp, open(tmp, "wb") as handle:
