@@ -5,6 +5,7 @@ from snakemake.utils import min_version, validate
 from csft.config import (
     check_architectures,
     check_datasets,
+    check_models,
     check_ett_windows,
     check_pretraining,
 )
@@ -19,6 +20,7 @@ report: "workflow/report/workflow.rst"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+check_models(config)
 check_architectures(config)
 check_datasets(config)
 check_ett_windows(config)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from csft.data.custom import custom_datasets
 from csft.data.splits import ETT_ROWS_PER_HOUR, SPLITS, ett_segments
-from csft.models.registry import model_class
+from csft.models.registry import model_class, register_config_models
 
 SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
 NEURAL_CLASSIFIERS = ("csft", "patchtst")  # the classifiers with an architecture block
@@ -48,7 +48,7 @@ def resolve_architecture(model_settings: Mapping, dataset: str, horizon: int | N
 def uses_pretraining(model: str, model_settings: Mapping) -> bool:
     """Whether `model`'s forecasting jobs fine-tune an encoder from a pretraining job."""
     epochs = (model_settings.get("pretraining") or {}).get("epochs", 0)
-    return model == "csft" and epochs > 0
+    return bool(getattr(model_class(model), "pretrains", False)) and epochs > 0
 
 
 def check_pretraining(config: Mapping) -> None:
@@ -180,6 +180,24 @@ def _ett_jobs(config: Mapping):
     if analysis.get("enabled"):
         for horizon in analysis.get("horizons", []):
             yield "analysis.horizons", analysis["dataset"], analysis["lookback"], horizon
+
+
+def check_models(config: Mapping) -> None:
+    """Register the config's own models (`models.<name>.class`), then fail before any job if a
+    forecasting run names a model that does not resolve to a class or has no `models` block
+    (its recipe)."""
+    register_config_models(config)
+    for run in config.get("forecast", {}).get("runs", []):
+        name = run["model"]
+        try:
+            model_class(name)
+        except (KeyError, ImportError) as error:
+            raise ValueError(f"forecast.runs: {error.args[0]}") from None
+        if name not in config.get("models", {}):
+            raise ValueError(
+                f"forecast.runs: model {name!r} has no models.{name} block (its training recipe "
+                "and architecture); add one"
+            )
 
 
 def check_datasets(config: Mapping) -> None:

@@ -25,7 +25,7 @@ from csft.data.custom import CustomDataset
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import device_of, resolve_device
 from csft.models.csft import CSFT
-from csft.models.registry import build_model, model_class
+from csft.models.registry import build_model, model_class, model_target, register
 from csft.training import forecast
 from csft.training.checkpoint import Checkpoint
 from csft.training.seeding import seed_everything
@@ -108,7 +108,7 @@ def score_test(
     (the job's keys, MSE and MAE normalized and raw, the official drop_last scores when the
     recipe asks) and three example windows. Training jobs and csft.evaluate both score here."""
     windows = series.windows("test", job.horizon)
-    placement = model.config.placement if isinstance(model, CSFT) else ""
+    placement = getattr(model.config, "placement", "")  # CSFT's; "" for other models
     records, examples = [], {}
     for lookback in job.eval_lookbacks:
         test_windows = CroppedWindows(windows, lookback)
@@ -179,10 +179,11 @@ def run(
     thinned = windows["val"].every(config.val_stride)  # 1: every validation window
     val_sets = [CroppedWindows(thinned, lookback) for lookback in lookbacks]
     val = val_sets[len(val_sets) // 2]  # the per-epoch diagnostics' batch
-    is_csft = isinstance(model, CSFT)
+    pretrains = getattr(model, "pretrains", False)  # declared on the class, not by name
+    diagnosed = getattr(model, "reports_diagnostics", False)
 
     if encoder_state is not None:
-        if not is_csft:
+        if not pretrains:
             raise ValueError(f"{job.model} has no encoder to start from a pretrained one")
         model.encoder.load_state_dict(encoder_state)
     if mode == "probe":
@@ -191,7 +192,7 @@ def run(
         model.encoder.requires_grad_(False)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
-        if is_csft and not any(k.startswith(("attn_", "grad_ratio_")) for k in row):
+        if diagnosed and not any(k.startswith(("attn_", "grad_ratio_")) for k in row):
             row.update(_diagnostics(model, val))  # into the row: history.csv carries them
         log_metrics(row, epoch)  # a resumed job replays its saved rows, diagnostics included
 
@@ -229,6 +230,7 @@ def save_model(
     dataset's file and split rule). Only tensors, strings and numbers, so `load_model` reads it
     with weights_only=True."""
     payload = {
+        "model_target": model_target(job.model),  # "module:Class": a plugin rebuilds too
         "custom_dataset": None if custom is None else {
             **dataclasses.asdict(custom), "ratios": list(custom.ratios),
             "borders": None if custom.borders is None else list(custom.borders),
@@ -253,6 +255,7 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, ForecastJob, d
     saved = payload["job"]
     job = ForecastJob(**{**saved, "train_lookbacks": tuple(saved["train_lookbacks"]),
                          "eval_lookbacks": tuple(saved["eval_lookbacks"])})  # fmt: skip
+    register(job.model, payload["model_target"])  # a plugin model, known from its file
     cls = model_class(job.model)
     model = cls(cls.Config(**payload["model_config"]))
     model.load_state_dict(payload["state"])

@@ -374,6 +374,8 @@ class CSFT(nn.Module):
     """Forecaster: (B, T, C) look-back -> (B, H, C), channel independent."""
 
     Config = CSFTConfig
+    pretrains = True  # its `encoder` is pretrained self-supervised (csft.jobs.pretrain)
+    reports_diagnostics = True  # gradient-norm ratios and cross-scale attention entropy
 
     def __init__(self, config: CSFTConfig):
         super().__init__()

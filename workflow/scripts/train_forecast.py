@@ -19,9 +19,11 @@ from csft.data.ett import ETTSeries
 from csft.device import describe, resolve_device
 from csft.jobs import forecast as forecast_job
 from csft.jobs import pretrain as pretrain_job
+from csft.models import registry
 from csft.training.checkpoint import Checkpoint
 
 joblog.log_to(snakemake.log[0])
+registry.register_config_models(snakemake.config)  # models of your own (models.<name>.class)
 params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 job = forecast_job.ForecastJob(
