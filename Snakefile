@@ -2,13 +2,7 @@
 # workflow/rules/, what they run in workflow/scripts/, the config schema in workflow/schemas/.
 from snakemake.utils import min_version, validate
 
-from csft.config import (
-    check_architectures,
-    check_datasets,
-    check_models,
-    check_ett_windows,
-    check_pretraining,
-)
+from csft.config import check_config
 
 min_version("9.0")
 
@@ -20,11 +14,7 @@ report: "workflow/report/workflow.rst"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
-check_models(config)
-check_architectures(config)
-check_datasets(config)
-check_ett_windows(config)
-check_pretraining(config)
+check_config(config)
 
 
 include: "workflow/rules/common.smk"

@@ -130,11 +130,11 @@ def check_architectures(config: Mapping) -> None:
                 f"{where}.placement: a look-back's placement is the uf track's axis; set "
                 "forecast_uf.placement (the main track and classification use their own rules)"
             )
-        defaults = {
-            f.name: f.default
-            for f in dataclasses.fields(model_class(name).Config)
-            if f.name not in SHAPE_FIELDS | {"placement"}
-        }
+        try:
+            fields = dataclasses.fields(model_class(name).Config)
+        except (KeyError, ImportError) as error:
+            raise ValueError(f"{where}: {error.args[0]}") from None
+        defaults = {f.name: f.default for f in fields if f.name not in SHAPE_FIELDS | {"placement"}}
         unknown = sorted(set(block) - set(defaults))
         if unknown:
             raise ValueError(
@@ -314,3 +314,15 @@ def classify_settings(config: Mapping, name: str, threads: int = 1) -> dict:
     if model == "csft":
         settings["pretraining"] = dict(block.get("pretraining", {}))
     return settings
+
+
+def check_config(config: Mapping) -> None:
+    """Every check a config must pass before any job, after its schema validation: models
+    resolve (and the config's own register), architecture keys exist, datasets are known,
+    every split holds a window, pretrained architectures do not depend on the horizon. The
+    Snakefile and the property-based test call this one function."""
+    check_models(config)
+    check_architectures(config)
+    check_datasets(config)
+    check_ett_windows(config)
+    check_pretraining(config)

@@ -2,8 +2,8 @@
 
 Hypothesis picks a key anywhere in the shipped quick config and breaks it: a wrong type, an
 unknown key beside it, a negative size, an empty list, a horizon larger than the data. The
-checks are the ones the Snakefile runs before building the DAG (schema, architecture keys, ETT
-windows); all must reject, none may pass a broken config on to a job.
+checks are the ones the Snakefile runs before building the DAG (the schema, then
+csft.config.check_config); all must reject, none may pass a broken config on to a job.
 """
 
 import copy
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from csft.config import check_architectures, check_ett_windows
+from csft.config import check_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -28,8 +28,7 @@ FREE_FORM = {"architecture"}
 def before_any_job(config: dict) -> None:
     """What the Snakefile checks before a job can start."""
     validate(config, SCHEMA)
-    check_architectures(config)
-    check_ett_windows(config)
+    check_config(config)
 
 
 def nodes(tree, path=()):
