@@ -16,7 +16,16 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from processes import living_members
-from tiny_study import MAIN_JOBS, REPO, SEEDS, SNAKEMAKE, run_snakemake, tiny_config, write_config
+from tiny_study import (
+    MAIN_JOBS,
+    REPO,
+    SEEDS,
+    SNAKEMAKE,
+    UF_PLACEMENTS,
+    run_snakemake,
+    tiny_config,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 TIMING = ("train_seconds", "mlflow_run_id")
@@ -116,7 +125,7 @@ def test_killed_study_resumes_to_the_uninterrupted_tables(tmp_path, mirror, stud
     experiment = client.get_experiment_by_name("tiny/forecast")
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     names = sorted(run.info.run_name for run in runs)
-    assert len(names) == len(set(names)) == (len(MAIN_JOBS) + 1) * len(SEEDS)
+    assert len(names) == len(set(names)) == (len(MAIN_JOBS) + len(UF_PLACEMENTS)) * len(SEEDS)
     assert {run.info.status for run in runs} == {"FINISHED"}
     for path in results.glob("forecast*/**/metrics.json"):  # tables come from these runs
         for record in json.loads(path.read_text()):
