@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 from jsonschema import validate
-from tiny_study import run_snakemake
+from tiny_study import forecast_only_config, run_snakemake
 
 from csft.config import check_datasets, check_ett_windows
 from csft.data.custom import CustomDataset, data_relpath
@@ -116,19 +116,14 @@ def test_a_custom_csv_runs_through_the_dag(tmp_path, mirror):
     from csft import evaluate
 
     path = write_csv(tmp_path / "grid.csv", rows=1200)
-    config = {
-        "results_dir": str(tmp_path / "results"),
-        "data_dir": str(tmp_path / "data"),
-        "seeds": [1],
-        "tracking": {"uri": f"sqlite:///{tmp_path}/mlflow.db",
-                     "artifact_root": str(tmp_path / "mlartifacts"), "experiment_prefix": "c/"},
-        "ett": {"datasets": ["grid"]},
-        "custom_datasets": {"grid": {"path": str(path), "date_column": "timestamp"}},
-        "forecast": {"runs": [{"model": "dlinear", "lookback": 48}], "horizons": [24]},
-        "forecast_uf": {"models": []},
-        "analysis": {"enabled": False},
-        "models": {"dlinear": {"training": {"epochs": 1, "batch_size": 32}}},
-    }  # fmt: skip
+    config = forecast_only_config(
+        tmp_path,
+        "c/",
+        ett={"datasets": ["grid"]},
+        custom_datasets={"grid": {"path": str(path), "date_column": "timestamp"}},
+        forecast={"runs": [{"model": "dlinear", "lookback": 48}], "horizons": [24]},
+        models={"dlinear": {"training": {"epochs": 1, "batch_size": 32}}},
+    )
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     target = tmp_path / "results" / "tables" / "forecast.csv"

@@ -11,7 +11,7 @@ import textwrap
 import pandas as pd
 import pytest
 import yaml
-from tiny_study import run_snakemake
+from tiny_study import forecast_only_config, run_snakemake
 
 from csft import evaluate
 from csft.config import check_architectures, check_models, uses_pretraining
@@ -103,24 +103,21 @@ def test_unknown_and_broken_models_are_named(plugin_site):
 def test_a_plugin_model_runs_through_the_dag(tmp_path, mirror, plugin_site):
     """Both routes in one DAG, with a config change only; the table lists the plugins beside
     DLinear and a plugin's saved model rescores to its job's metrics."""
-    config = {
-        "results_dir": str(tmp_path / "results"),
-        "data_dir": str(tmp_path / "data"),
-        "seeds": [1],
-        "tracking": {"uri": f"sqlite:///{tmp_path}/mlflow.db",
-                     "artifact_root": str(tmp_path / "mlartifacts"), "experiment_prefix": "p/"},
-        "ett": {"datasets": ["ETTh1"]},
-        "forecast": {"runs": [{"model": "lastvalue", "lookback": 48},
-                              {"model": "mine", "lookback": 48},
-                              {"model": "dlinear", "lookback": 48}], "horizons": [24]},
-        "forecast_uf": {"models": []},
-        "analysis": {"enabled": False},
-        "models": {
+    config = forecast_only_config(
+        tmp_path,
+        "p/",
+        ett={"datasets": ["ETTh1"]},
+        forecast={
+            "runs": [{"model": "lastvalue", "lookback": 48}, {"model": "mine", "lookback": 48},
+                     {"model": "dlinear", "lookback": 48}],
+            "horizons": [24],
+        },
+        models={
             "lastvalue": {"architecture": {"scale": 0.5}, "training": {"epochs": 1}},
             "mine": {"class": "my_forecasters:LastValue", "training": {"epochs": 1}},
             "dlinear": {"training": {"epochs": 1}},
         },
-    }  # fmt: skip
+    )  # fmt: skip
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}

@@ -138,3 +138,21 @@ def write_config(root: Path, config: dict) -> Path:
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def forecast_only_config(root: Path, prefix: str, **sections) -> dict:
+    """A one-seed main-track forecasting study under `root` (no uf track, no analyses; UCR
+    untouched but not targeted), MLflow experiments under `prefix`; `sections` on top."""
+    return {
+        "results_dir": str(root / "results"),
+        "data_dir": str(root / "data"),
+        "seeds": [1],
+        "tracking": {
+            "uri": f"sqlite:///{root}/mlflow.db",
+            "artifact_root": str(root / "mlartifacts"),
+            "experiment_prefix": prefix,
+        },
+        "forecast_uf": {"models": []},
+        "analysis": {"enabled": False},
+        **sections,
+    }
