@@ -28,11 +28,8 @@ from csft.training.forecast import TrainingConfig
 def evaluate(path: str | Path, data_dir: str | Path = "results/data") -> list[dict]:
     """One record per tested look-back, as the job wrote them (less its training history)."""
     model, job, training, payload = forecast_job.load_model(path)
-    custom = None
-    if payload.get("custom_dataset"):  # your own CSV: its file and split rule, as trained
-        saved = payload["custom_dataset"]
-        borders = tuple(saved["borders"]) if saved["borders"] else None
-        custom = CustomDataset(**{**saved, "ratios": tuple(saved["ratios"]), "borders": borders})
+    saved = payload.get("custom_dataset")  # your own CSV: its file and split rule, as trained
+    custom = CustomDataset(**saved) if saved else None
     csv = Path(custom.path) if custom else Path(data_dir) / "ETT-small" / f"{job.dataset}.csv"
     if not csv.is_file():
         raise FileNotFoundError(f"{csv}: the data {path} was trained on is not there")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from csft.models import placement
-from csft.models.csft import CSFT, CSFTConfig, CSFTEncoder
+from csft.models.csft import CSFT, CSFTConfig, CSFTEncoder, place_on_grid
 from csft.models.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
 
 SMALL = dict(patch_len=16, d_model=8, n_heads=2, dropout=0.0, min_length=64)
@@ -29,7 +29,7 @@ def test_grid_functions_state_their_shapes():
     padded = placement.pad_to_grid(x, 128)
     assert padded.shape == (2, 128) and padded[:, 100:].abs().sum() == 0
     assert torch.equal(padded[:, :100], x)
-    assert placement.resample_to_grid(x, 64).shape == (2, 64)
+    assert place_on_grid(x, 64).shape == (2, 64)
     assert placement.length_offset(64, 64) == 0 and placement.length_offset(127, 64) < 1
     assert placement.real_tokens(100, 16, 4) == [7, 4, 2, 1]
     assert placement.padding_mask(4, 3).tolist() == [False, False, False, True]

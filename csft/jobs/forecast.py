@@ -231,14 +231,10 @@ def save_model(
     with weights_only=True."""
     payload = {
         "model_target": model_target(job.model),  # "module:Class": a plugin rebuilds too
-        "custom_dataset": None if custom is None else {
-            **dataclasses.asdict(custom), "ratios": list(custom.ratios),
-            "borders": None if custom.borders is None else list(custom.borders),
-        },
+        "custom_dataset": None if custom is None else dataclasses.asdict(custom),
         "format": MODEL_FORMAT,
         "model_config": dataclasses.asdict(model.config),
-        "job": {**dataclasses.asdict(job), "train_lookbacks": list(job.train_lookbacks),
-                "eval_lookbacks": list(job.eval_lookbacks)},
+        "job": dataclasses.asdict(job),  # tuples survive a weights_only load
         "training": dict(training),
         "data_sha256": data_sha256,
         "state": {key: value.cpu() for key, value in model.state_dict().items()},
@@ -252,9 +248,7 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, ForecastJob, d
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path}: not a saved forecaster of format {MODEL_FORMAT}")
-    saved = payload["job"]
-    job = ForecastJob(**{**saved, "train_lookbacks": tuple(saved["train_lookbacks"]),
-                         "eval_lookbacks": tuple(saved["eval_lookbacks"])})  # fmt: skip
+    job = ForecastJob(**payload["job"])
     register(job.model, payload["model_target"])  # a plugin model, known from its file
     cls = model_class(job.model)
     model = cls(cls.Config(**payload["model_config"]))

@@ -303,7 +303,7 @@ class CSFTEncoder(nn.Module):
             return self.encode_grid(placements.crop_to_grid(x, config.grid_length))
         if config.placement == "pad_mask":
             return self.encode_grid(placements.pad_to_grid(x, config.grid_length), length)
-        grid = placements.resample_to_grid(x, config.grid_length)  # (N, 2^k)
+        grid = place_on_grid(x, config.grid_length)  # (N, 2^k)
         offset = placements.length_offset(length, config.plan.grid_length)
         return self.encode_grid(grid, offset=offset if self.length_embed is not None else None)
 

@@ -3,7 +3,8 @@
 The variable-length (uf) track serves every T of an interval with one model; these are the
 ways of doing it that it compares (config `forecast_uf.placement`, model field `placement`):
 
-- `resample`: the paper's length rule: T points resampled (anti-aliased) onto 2^k;
+- `resample`: the paper's length rule: T points resampled (anti-aliased) onto 2^k
+  (csft.models.csft.place_on_grid);
 - `length_aware`: `resample`, plus what it removes: log2(T / 2^k) in [0, 1), embedded by the
   encoder and added to every input token;
 - `pad_mask`: the series kept as is, zero-padded at its END to 2^(k+1), and every attention told
@@ -21,8 +22,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from csft.data.resampling import resample
-
 PLACEMENTS = ("resample", "length_aware", "pad_mask", "crop")
 
 
@@ -32,11 +31,6 @@ def grid_length(placement: str, interval_low: int) -> int:
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
     return 2 * interval_low if placement == "pad_mask" else interval_low
-
-
-def resample_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:
-    """x: (N, T) -> (N, grid): anti-aliased when shortening (csft.data.resampling)."""
-    return resample(x, grid)
 
 
 def crop_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:

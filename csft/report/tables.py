@@ -35,9 +35,9 @@ def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd (ddof 1) and count over seeds per track x model x dataset x horizon x look-back."""
     if "track" not in jobs:
         jobs = jobs.assign(track="main")
-    if "placement" not in jobs:  # records from before the uf track's placement axis
-        jobs = jobs.assign(placement=jobs.model.where(jobs.model != "csft", "resample"))
-    jobs = jobs.assign(placement=jobs.placement.where(jobs.model == "csft", ""))
+    # CSFT's placement (records from before the uf track's placement axis: resample); "" else
+    placement = jobs.get("placement", pd.Series("resample", index=jobs.index)).fillna("resample")
+    jobs = jobs.assign(placement=placement.where(jobs.model == "csft", ""))
     grouped = jobs.groupby(FORECAST_KEYS, sort=True, dropna=False)
     metrics = FORECAST_METRICS + [m for m in OFFICIAL_METRICS if m in jobs]
     table = grouped[metrics].agg(["mean", "std"])

@@ -73,10 +73,9 @@ def _reference(summary: pd.DataFrame, uf: pd.DataFrame) -> pd.DataFrame:
 def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
     """The uf section of forecast.md: MSE and MAE per placement and look-back, the main track's
     fixed look-back beside them, and the best placement against crop with its verdict."""
-    uf = summary[summary.track == "uf"].copy()
+    uf = summary[summary.track == "uf"].copy()  # summarize_forecast named every placement
     if uf.empty:
         return ""
-    uf["placement"] = uf.placement.fillna("resample").replace("", "resample")
     reference = _reference(summary, uf)
     text = (
         "\n## Variable-length (uf) track: one model per look-back interval\n\n"

@@ -7,8 +7,7 @@ from csft import joblog
 from csft.report import plots
 
 joblog.log_to(snakemake.log[0])
-summary = pd.read_csv(snakemake.input.csv, keep_default_na=False, na_values=[""])
-summary["placement"] = summary.placement.fillna("")
+summary = pd.read_csv(snakemake.input.csv)  # uf rows always name their placement
 figure = plots.uf_lookbacks(summary)
 plots.save(figure, snakemake.output.png)
 plots.save(figure, snakemake.output.pdf)
