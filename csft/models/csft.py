@@ -1,7 +1,7 @@
 """CSFT: Conv-like ScaleFusion Transformer (Zhang, Sun, Fan, Yang, Jiang, 2025, arXiv 2509.17845).
 
 No official code is public. This module follows ../shared/paper.md; every point the paper leaves
-open is a CSFTConfig field with the default named there (see "Assumptions" in the README):
+open is a CSFTConfig field with the default named there (see "Assumptions" in docs/csft.md):
 
 - patching: non-overlapping patches of `patch_len` (16) -> Linear to d_0 -> LayerNorm ->
   sinusoidal positions -> Transformer encoder = H_0;
