@@ -6,13 +6,17 @@ import dataclasses
 from collections.abc import Mapping
 
 from csft.data.custom import custom_datasets
+from csft.data.custom_classification import custom_classification
 from csft.data.splits import ETT_ROWS_PER_HOUR, SPLITS, ett_segments
-from csft.models.registry import model_class, register_config_models
+from csft.models.registry import (
+    CLASSIFIERS,
+    classifier_class,
+    model_class,
+    register_config_classifiers,
+    register_config_models,
+)
 
 SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
-NEURAL_CLASSIFIERS = ("csft", "patchtst")  # the classifiers with an architecture block
-TORCH_CLASSIFIERS = ("csft", "patchtst", "ts2vec")  # train with torch: `device` applies
-CLASSIFIERS = ("csft", "patchtst", "ts2vec", "minirocket", "dtw_1nn")
 
 
 def resolve_training(model_settings: Mapping, dataset: str, horizon: int) -> dict:
@@ -111,13 +115,16 @@ def check_architectures(config: Mapping) -> None:
             (f"models.{name}.recipe_overrides", name, o.get("architecture", {}))
             for o in settings.get("recipe_overrides", [])
         ]
-    for name in NEURAL_CLASSIFIERS:
+    for name in CLASSIFIERS:
+        forecaster = classifier_class(name).architecture_of
         block = config.get("classify", {}).get(name, {}).get("architecture", {})
-        blocks.append((f"classify.{name}", name, block))
+        if forecaster:
+            blocks.append((f"classify.{name}", forecaster, block))
     for name in config.get("classify", {}).get("models", []):
         model = classifier_model(config, name)  # an unknown name fails here, before any job
-        if name != model and model in NEURAL_CLASSIFIERS:
-            blocks.append((f"classify.variants.{name}", model, classify_variant(config, name)))
+        forecaster = classifier_class(model).architecture_of
+        if name != model and forecaster:
+            blocks.append((f"classify.variants.{name}", forecaster, classify_variant(config, name)))
     analysis = config.get("analysis", {})
     for variant in analysis.get("variants", []):
         where = f"analysis.variants.{variant['name']}"
@@ -220,6 +227,34 @@ def check_datasets(config: Mapping) -> None:
         raise ValueError(f"analysis.dataset: {analysis.get('dataset')!r} is not an ETT set")
 
 
+def check_classification_data(config: Mapping) -> None:
+    """Fail before any job if a custom_classification name hides an archive set, or a listed
+    one's files break the protocol: a missing file, ragged or NaN rows, TEST labels TRAIN
+    lacks, or (ucr.short_series: error) series shorter than CSFT's min_length."""
+    from csft.data.ucr_catalog import archive
+    from csft.training.classify import lengthen_short
+
+    custom = custom_classification(config)
+    hidden = sorted(set(custom) & set(archive().index))
+    if hidden:
+        raise ValueError(
+            f"custom_classification: {hidden} are UCR archive names; give your data another name"
+        )
+    ucr = config.get("ucr", {})
+    architecture = config.get("models", {}).get("csft", {}).get("architecture", {})
+    min_length = architecture.get("min_length", 64)
+    for name in ucr.get("datasets", []):
+        if name not in custom:
+            continue
+        try:
+            dataset = custom[name].load(ucr.get("missing_values", "interpolate"))
+            for split, path in custom[name].files().items():
+                series = getattr(dataset, split.lower()).series
+                lengthen_short(series, min_length, ucr.get("short_series", "resample"), str(path))
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(f"ucr.datasets: {error}") from None
+
+
 def check_ett_windows(config: Mapping) -> None:
     """Fail before any job if a look-back + horizon leaves a split without a window (a
     horizon larger than the data), naming the key, dataset, lengths and split. A custom
@@ -278,31 +313,38 @@ def classify_variant(config: Mapping, name: str) -> dict:
 
 
 def classifier_model(config: Mapping, name: str) -> str:
-    """The model behind a name in classify.models: a classifier itself, or a variant's model."""
-    if name in CLASSIFIERS:
-        return name
+    """The classifier behind a name in classify.models: a registered classifier (built in, an
+    entry point, classifiers.<name>.class, "aeon:ClassName"), or a variant's classifier."""
     for variant in config.get("classify", {}).get("variants", []):
         if variant["name"] == name:
-            return variant["model"]
-    raise ValueError(
-        f"classify.models: {name!r} is neither a classifier {list(CLASSIFIERS)} nor the name "
-        "of an entry in classify.variants"
-    )
+            name = variant["model"]
+            break
+    register_config_classifiers(config)
+    try:
+        classifier_class(name)
+    except (KeyError, ImportError) as error:
+        raise ValueError(
+            f"classify.models: {error.args[0]}; or the name of an entry in classify.variants"
+        ) from None
+    return name
 
 
 def classify_settings(config: Mapping, name: str, threads: int = 1) -> dict:
     """What one classification job of classifier `name` (a model or a variant) runs with.
 
-    Neural models: the model's base architecture (models.<model>.architecture) updated by the
-    track's overrides and then the variant's, plus the track's training (and, for CSFT,
-    pretraining) recipe; the others: their block of the track, plus the job's thread count.
+    Classifiers with an architecture (`architecture_of` a forecaster): the forecaster's base
+    architecture (models.<forecaster>.architecture) updated by the track's overrides and then
+    the variant's, plus the track's training (and pretraining) recipe; the others: their block
+    of the track and their classifiers.<name>.settings, plus the job's thread count.
     """
     track = config["classify"]
     model = classifier_model(config, name)
-    if model not in NEURAL_CLASSIFIERS:
-        return {**track.get(model, {}), "threads": threads}
+    forecaster = classifier_class(model).architecture_of
+    if not forecaster:
+        own = (config.get("classifiers") or {}).get(name, {}).get("settings", {})
+        return {**track.get(model, {}), **own, "threads": threads}
     block = track.get(model, {})
-    base = config.get("models", {}).get(model, {}).get("architecture", {})
+    base = config.get("models", {}).get(forecaster, {}).get("architecture", {})
     settings = {
         "architecture": {
             **base,
@@ -311,7 +353,7 @@ def classify_settings(config: Mapping, name: str, threads: int = 1) -> dict:
         },
         "training": dict(block.get("training", {})),
     }
-    if model == "csft":
+    if classifier_class(model).pretrains:
         settings["pretraining"] = dict(block.get("pretraining", {}))
     return settings
 
@@ -319,10 +361,12 @@ def classify_settings(config: Mapping, name: str, threads: int = 1) -> dict:
 def check_config(config: Mapping) -> None:
     """Every check a config must pass before any job, after its schema validation: models
     resolve (and the config's own register), architecture keys exist, datasets are known,
-    every split holds a window, pretrained architectures do not depend on the horizon. The
+    every split holds a window, custom classification files load under the protocol,
+    pretrained architectures do not depend on the horizon. The
     Snakefile and the property-based test call this one function."""
     check_models(config)
     check_architectures(config)
     check_datasets(config)
     check_ett_windows(config)
+    check_classification_data(config)
     check_pretraining(config)

@@ -5,6 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from csft.classifiers import csft as csft_classifier
+from csft.classifiers import patchtst as patchtst_classifier
+from csft.classifiers import ts2vec as ts2vec_classifier
+from csft.classifiers.aeon_based import AeonClassifier
+from csft.classifiers.base import feature_statistics
 from csft.data.ucr import UCRDataset, UCRSplit
 from csft.jobs import classify as classify_job
 from csft.jobs.classify import ClassifyJob, job_policies, job_seeds, job_selections
@@ -51,7 +56,7 @@ def synthetic(n_train=40, n_test=30, lengths=(64, 200), seed=0) -> UCRDataset:
 
 
 def fit_spies(monkeypatch, splits):
-    """Record, at every fitting call, whether TEST was still sealed."""
+    """Record, at every fitting call of every classifier module, whether TEST was still sealed."""
     sealed_at_fit = []
 
     def spy(function):
@@ -61,15 +66,18 @@ def fit_spies(monkeypatch, splits):
 
         return wrapper
 
-    for name in ("pretrain_steps", "fit_classifier", "svm_on_features"):
-        monkeypatch.setattr(classify_job, name, spy(getattr(classify_job, name)))
-    original = classify_job._aeon_fit_predict
+    for module in (csft_classifier, patchtst_classifier, ts2vec_classifier):
+        for name in ("pretrain_steps", "fit_classifier", "svm_on_features"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, spy(getattr(module, name)))
+    make = AeonClassifier.make
 
-    def aeon_spy(classifier, *args):
-        classifier.fit = spy(classifier.fit)
-        return original(classifier, *args)
+    def aeon_spy(self):
+        estimator = make(self)
+        estimator.fit = spy(estimator.fit)
+        return estimator
 
-    monkeypatch.setattr(classify_job, "_aeon_fit_predict", aeon_spy)
+    monkeypatch.setattr(AeonClassifier, "make", aeon_spy)
     return sealed_at_fit
 
 
@@ -90,7 +98,7 @@ def test_every_model_fits_with_test_sealed_and_scores_test_once(monkeypatch, mod
     records = classify_job.run(ClassifyJob(model, "Synthetic", policy, 1), splits, SETTINGS[model])
     assert sealed_at_fit and all(sealed_at_fit)  # every fit ran before TEST was opened
     assert not splits._sealed  # ...and TEST was opened exactly once (a second unseal raises)
-    expected = ["finetune", "svm"] if model == "csft" else [classify_job.PRIMARY_PROTOCOL[model]]
+    expected = ["finetune", "svm"] if model == "csft" else [classify_job.primary_protocol(model)]
     assert [r["protocol"] for r in records] == expected
     for record in records:
         assert 0 <= record["test_accuracy"] <= 1 and record["n_test"] == 30
@@ -222,15 +230,15 @@ def test_csft_reports_the_svm_c_it_chose_and_a_variant_its_own_name():
 
 
 def test_feature_statistics_flag_a_collapsed_representation():
-    collapsed = classify_job.feature_statistics(np.ones((10, 4)))
+    collapsed = feature_statistics(np.ones((10, 4)))
     assert collapsed["feature_constant"] == 4 and np.isnan(collapsed["feature_pearson"])
     rng = np.random.default_rng(0)
-    isotropic = classify_job.feature_statistics(rng.normal(size=(500, 8)))
+    isotropic = feature_statistics(rng.normal(size=(500, 8)))
     assert isotropic["feature_pearson"] < 0.1 and isotropic["pca_fraction_80"] >= 0.75
     assert (
         isotropic["feature_effective_rank"] > 7 and abs(isotropic["feature_between_cosine"]) < 0.1
     )
     # A shared vector plus noise passes the correlation statistics; its health does not.
     shared = 3.0 + rng.normal(size=8) + 1e-3 * rng.normal(size=(500, 8))
-    noisy = classify_job.feature_statistics(shared)
+    noisy = feature_statistics(shared)
     assert noisy["feature_pearson"] < 0.1 and noisy["feature_between_cosine"] > 0.99

@@ -122,9 +122,11 @@ def _interpolate(values: np.ndarray) -> np.ndarray:
     return pd.Series(values).interpolate(limit_direction="both").to_numpy()
 
 
-def _clean_row(values: np.ndarray, row: int, path: Path, dataset: str, policy: str) -> np.ndarray:
-    """One series: padding removed (variable-length datasets only), missing values handled."""
-    if is_variable_length_dataset(dataset):
+def clean_row(
+    values: np.ndarray, row: int, path: Path, dataset: str, policy: str, padded: bool
+) -> np.ndarray:
+    """One series: padding removed (where trailing NaN are padding), missing values handled."""
+    if padded:
         values = _strip_padding(values)
     n_missing = int(np.isnan(values).sum())
     if values.size == 0 or n_missing == values.size:
@@ -142,7 +144,7 @@ def _clean_row(values: np.ndarray, row: int, path: Path, dataset: str, policy: s
 
 
 def read_ucr_file(
-    path: str | Path, dataset: str, missing_values: str
+    path: str | Path, dataset: str, missing_values: str, padded: bool | None = None
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Series (float32, 1-D each) and raw labels of one archive .tsv file.
 
@@ -150,8 +152,11 @@ def read_ucr_file(
     "interpolate" fills missing values by linear interpolation in time (pandas
     `interpolate(limit_direction="both")`, so a gap at either end takes the nearest observed
     value). A series with no values at all (all NaN once padding is removed) is an error under
-    both policies.
+    both policies. `padded`: whether trailing NaN are end-padding (None: as the archive's
+    catalogue lists `dataset`).
     """
+    if padded is None:
+        padded = is_variable_length_dataset(dataset)
     if missing_values not in MISSING_VALUE_POLICIES:
         raise ValueError(
             f"missing_values must be one of {MISSING_VALUE_POLICIES}, got {missing_values!r}"
@@ -165,7 +170,7 @@ def read_ucr_file(
     labels = _labels(frame, path)
     values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
     series = [
-        _clean_row(row_values, row, path, dataset, missing_values)
+        clean_row(row_values, row, path, dataset, missing_values, padded)
         for row, row_values in enumerate(values)
     ]
     n_padding = sum(values.shape[1] - len(s) for s in series)
@@ -178,14 +183,23 @@ def read_ucr_file(
 def load_ucr(data_dir: Path, name: str, missing_values: str = "interpolate") -> UCRDataset:
     """Read data_dir/UCR/NAME/NAME_{TRAIN,TEST}.tsv; codes 0..K-1 come from TRAIN's labels."""
     folder = Path(data_dir) / "UCR" / name
-    train_series, train_raw = read_ucr_file(folder / f"{name}_TRAIN.tsv", name, missing_values)
-    test_series, test_raw = read_ucr_file(folder / f"{name}_TEST.tsv", name, missing_values)
+    train = read_ucr_file(folder / f"{name}_TRAIN.tsv", name, missing_values)
+    test = read_ucr_file(folder / f"{name}_TEST.tsv", name, missing_values)
+    return encode_labels(name, train, test)
+
+
+def encode_labels(name: str, train: tuple, test: tuple, where: str = "") -> UCRDataset:
+    """The dataset from (series, raw labels) of TRAIN and TEST: codes 0..K-1 from TRAIN's
+    labels; a TEST label TRAIN lacks is an error (`where` names the files)."""
+    (train_series, train_raw), (test_series, test_raw) = train, test
     encoder = LabelEncoder().fit(train_raw)
     unseen = sorted(set(np.unique(test_raw).tolist()) - set(encoder.classes_.tolist()))
     if unseen:
+        counts = {str(label): int(np.sum(test_raw == label)) for label in unseen}
         raise ValueError(
             f"dataset {name}: TEST label(s) {unseen} do not occur in TRAIN "
-            f"(TRAIN labels: {encoder.classes_.tolist()})"
+            f"(TRAIN labels: {encoder.classes_.tolist()}; TEST series per unseen label: "
+            f"{counts}){where}"
         )
     dataset = UCRDataset(
         name=name,
@@ -215,18 +229,20 @@ def is_archive_normalized(name: str) -> bool:
     return bool(catalogue.at[name, "z_normalized"])
 
 
-def scale(dataset: UCRDataset, policy: str) -> UCRDataset:
+def scale(dataset: UCRDataset, policy: str, normalized: bool | None = None) -> UCRDataset:
     """The same input scaling for every model (the data policy `ucr.scaling`).
 
     "archive": the archive's z-normalised sets as published; its unnormalised ones z-normalised
     with TRAIN's global mean and sd (every TRAIN value, TEST scaled alike), so level and scale
     still tell series apart, as in TS2Vec's loader. "per_series": every series z-normalised on
     its own (a constant series becomes 0). Returns a new dataset; the input is left as it was.
+    `normalized`: whether the data comes z-normalised (None: as the archive's catalogue says;
+    a dataset of your own is taken as unnormalised).
     """
     if policy not in SCALING_POLICIES:
         raise ValueError(f"ucr.scaling must be one of {SCALING_POLICIES}, got {policy!r}")
     if policy == "archive":
-        if is_archive_normalized(dataset.name):
+        if is_archive_normalized(dataset.name) if normalized is None else normalized:
             return dataset
         values = np.concatenate(dataset.train.series).astype(np.float64)
         mean, sd = values.mean(), values.std()

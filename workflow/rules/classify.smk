@@ -1,14 +1,12 @@
-# UCR classification: one job per classifier x dataset x length policy x selection policy x
-# seed. Every model sees the same series; a fixed step budget on all of TRAIN or early stopping
-# on a validation split of it (or CV on TRAIN), TEST scored once; every method's run logged to
-# MLflow's `classify` experiment.
+# Classification (UCR sets and custom_classification folders): one job per classifier x dataset
+# x length policy x selection policy x seed. Every model sees the same series; a fixed step
+# budget on all of TRAIN or early stopping on a validation split of it (or CV on TRAIN), TEST
+# scored once; every method's run logged to MLflow's `classify` experiment.
 
 
 rule train_classify:
     input:
-        summary=f"{RESULTS}/data/ucr/{{name}}.json",
-        train=f"{DATA}/UCR/{{name}}/{{name}}_TRAIN.tsv",
-        test=f"{DATA}/UCR/{{name}}/{{name}}_TEST.tsv",
+        unpack(classify_inputs),
     output:
         metrics=f"{RESULTS}/classify/{{classifier}}/{{name}}/{{policy}}/{{selection}}/seed{{seed}}/metrics.json",
     log:
@@ -19,9 +17,7 @@ rule train_classify:
     resources:
         mem_mb=6000,
         runtime=480,
-        gpu=lambda w: (
-            GPUS if classifier_model(config, w.classifier) in TORCH_CLASSIFIERS else 0
-        ),
+        gpu=lambda w: uses_gpu(w.classifier),
     params:
         settings=lambda w, threads: classify_settings(config, w.classifier, threads),
         model=lambda w: classifier_model(config, w.classifier),

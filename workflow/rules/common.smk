@@ -5,9 +5,9 @@ from pathlib import Path
 from csft import tracking
 from csft.data import ucr_catalog
 from csft.data.custom import custom_datasets
+from csft.data.custom_classification import custom_classification
 from csft.data.splits import ETT_ROWS_PER_HOUR
 from csft.config import (
-    TORCH_CLASSIFIERS,
     analysis_settings,
     classifier_model,
     classify_settings,
@@ -17,14 +17,21 @@ from csft.config import (
     uses_pretraining,
 )
 from csft.jobs.classify import job_policies, job_seeds, job_selections
+from csft.models.registry import classifier_class
 
 RESULTS = config["results_dir"]
 DATA = config["data_dir"]
 LOGS = f"{RESULTS}/logs"
 MIRROR = os.environ.get("CSFT_DATA_MIRROR", "")
+# Your own classification folders (csft/data/custom_classification.py), listed in ucr.datasets.
+CUSTOM_CLASSIFICATION = custom_classification(config)
 UCR_DATASETS = ucr_catalog.resolve(
-    config["ucr"]["datasets"], Path(MIRROR) if MIRROR else None
+    [d for d in config["ucr"]["datasets"] if d not in CUSTOM_CLASSIFICATION],
+    Path(MIRROR) if MIRROR else None,
 )
+CLASSIFY_DATASETS = UCR_DATASETS + [
+    d for d in config["ucr"]["datasets"] if d in CUSTOM_CLASSIFICATION
+]
 FIGURE_FORMATS = ["png", "pdf"]
 # Your own forecasting CSVs (csft/data/custom.py), usable wherever an ETT set is.
 CUSTOM_DATASETS = custom_datasets(config)
@@ -37,7 +44,7 @@ GPUS = 1 if DEVICE == "cuda" else 0
 wildcard_constraints:
     dataset="|".join([*ETT_ROWS_PER_HOUR, *CUSTOM_DATASETS]),
     name="[A-Za-z0-9_]+",
-    classifier="[a-z0-9_]+",
+    classifier="[A-Za-z0-9_]+(:[A-Za-z0-9_]+)?",
     policy="per_interval|common|resample|native",
     selection="fixed_budget|validation",
     model="[a-z0-9_]+",
@@ -185,16 +192,38 @@ def ucr_archive_input(wildcards):
     return {} if MIRROR else {"archive": f"{DATA}/UCRArchive_2018.zip"}
 
 
+def classify_inputs(wildcards):
+    """An archive set's TRAIN/TEST files and summary, or a custom set's own files."""
+    if wildcards.name in CUSTOM_CLASSIFICATION:
+        files = CUSTOM_CLASSIFICATION[wildcards.name].files()
+        return {"train": str(files["TRAIN"]), "test": str(files["TEST"])}
+    return {
+        "summary": f"{RESULTS}/data/ucr/{wildcards.name}.json",
+        "train": f"{DATA}/UCR/{wildcards.name}/{wildcards.name}_TRAIN.tsv",
+        "test": f"{DATA}/UCR/{wildcards.name}/{wildcards.name}_TEST.tsv",
+    }
+
+
+def uses_gpu(classifier):
+    """A GPU for classifiers that train with torch, when the config insists on one."""
+    return (
+        GPUS if classifier_class(classifier_model(config, classifier)).uses_torch else 0
+    )
+
+
 def classify_outputs():
     """One metrics file per classification job: classifier x dataset x length policy x
     selection policy x seed."""
     track = config["classify"]
-    variable = ucr_catalog.archive().variable_length
+    variable = {
+        **ucr_catalog.archive().variable_length,
+        **{n: d.variable_length for n, d in CUSTOM_CLASSIFICATION.items()},
+    }
     return [
         f"{RESULTS}/classify/{classifier}/{name}/{policy}/{selection}/seed{seed}/metrics.json"
         for classifier in track["models"]
         for model in [classifier_model(config, classifier)]
-        for name in UCR_DATASETS
+        for name in CLASSIFY_DATASETS
         for policy in job_policies(model, bool(variable[name]), track["csft_policies"])
         for selection in job_selections(model, track["selection"])
         for seed in job_seeds(model, track.get("seeds", config["seeds"]))

@@ -1,6 +1,7 @@
 # ruff: noqa: F821  (snakemake is injected by Snakemake's script directive)
-"""Train one classifier on one UCR dataset and seed, score TEST once, log every method's run
-to MLflow (CSFT's job gives two: the fine-tuned head and the SVM on frozen H_L)."""
+"""Train one classifier on one UCR (or custom_classification) dataset and seed, score TEST
+once, log every method's run to MLflow (CSFT's job gives two: the fine-tuned head and the SVM
+on frozen H_L)."""
 
 import dataclasses
 import json
@@ -10,16 +11,18 @@ import mlflow
 import torch
 
 from csft import atomic, joblog, tracking
-from csft.config import TORCH_CLASSIFIERS
+from csft.data.custom_classification import custom_classification
 from csft.data.ucr import load_ucr, scale
 from csft.device import describe, resolve_device
 from csft.jobs import classify as classify_job
+from csft.models.registry import classifier_class, register_config_classifiers
 from csft.training.classify import lengthen_short, seal
 
 joblog.log_to(snakemake.log[0])
 params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 wildcards = snakemake.wildcards
+register_config_classifiers(snakemake.config)  # classifiers of your own (classifiers.<name>)
 job = classify_job.ClassifyJob(
     params.model,
     wildcards.name,
@@ -30,19 +33,24 @@ job = classify_job.ClassifyJob(
     name=wildcards.classifier,
 )
 
-dataset = load_ucr(Path(snakemake.input.train).parents[2], job.dataset, params.missing_values)
-dataset = scale(dataset, params.scaling)
-for split in (dataset.train, dataset.test):
-    split.series = lengthen_short(
-        split.series, params.min_length, params.short_series, f"UCR {job.dataset}"
-    )
+inputs = {"TRAIN": snakemake.input.train, "TEST": snakemake.input.test}
+custom = custom_classification(snakemake.config).get(job.dataset)
+if custom is None:
+    dataset = load_ucr(Path(inputs["TRAIN"]).parents[2], job.dataset, params.missing_values)
+    dataset = scale(dataset, params.scaling)
+    where = {split: f"UCR {job.dataset}" for split in inputs}
+    files = {f"UCR/{job.dataset}/{job.dataset}_{split}.tsv": path for split, path in inputs.items()}
+else:  # your own files: unnormalised, hashed here, not pinned
+    dataset = scale(custom.load(params.missing_values), params.scaling, normalized=False)
+    where = inputs
+    files = custom.relpaths()
+for split, part in (("TRAIN", dataset.train), ("TEST", dataset.test)):
+    part.series = lengthen_short(part.series, params.min_length, params.short_series, where[split])
 splits = seal(dataset, job.selection, params.validation_fraction, job.seed)
 
-inputs = {"TRAIN": snakemake.input.train, "TEST": snakemake.input.test}
-device = describe(resolve_device(job.device)) if job.model in TORCH_CLASSIFIERS else "cpu"
-data_tags = tracking.data_tags(
-    {f"UCR/{job.dataset}/{job.dataset}_{split}.tsv": path for split, path in inputs.items()}
-)
+uses_torch = classifier_class(job.model).uses_torch
+device = describe(resolve_device(job.device)) if uses_torch else "cpu"
+data_tags = tracking.data_tags(files)
 data_tags["device"] = device
 run_params = {
     "job": dataclasses.asdict(job),
@@ -55,6 +63,7 @@ run_params = {
         "validation_fraction": params.validation_fraction,
         "validation_seed": job.seed if job.selection == "validation" else None,
     },
+    "custom_classification": dataclasses.asdict(custom) if custom else None,
     "config": snakemake.config,
 }
 uri = tracking.tracking_uri(params.tracking_uri)
@@ -74,7 +83,7 @@ def log_record(record):
     tracking.set_tags(tags)
 
 
-primary = classify_job.method_name(job, classify_job.PRIMARY_PROTOCOL[job.model])
+primary = classify_job.method_name(job, classify_job.primary_protocol(job.model))
 with tracking.job_run(uri, params.experiment, run_name(primary), run_params, data_tags) as run:
     mlflow.log_dict(snakemake.config, "config.yaml")
     pretrain_rows = []

@@ -1,0 +1,48 @@
+"""TS2Vec (our implementation, Yue et al. 2022) as a classifier: self-supervised on all of
+TRAIN, then the SVM protocol on its max-pooled representation; series at their own lengths."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from baselines import ts2vec
+from csft.classifiers.base import Classifier, all_train, feature_statistics
+from csft.data.ucr import UCRSplit
+from csft.device import resolve_device
+from csft.training.classify import SealedSplits, svm_on_features
+
+
+class TS2VecClassification(Classifier):
+    length_policies = ("native",)
+    protocols = ("svm",)
+    uses_torch = True
+
+    def fit(self, splits: SealedSplits) -> None:
+        settings = {k: v for k, v in self.settings.items() if k != "threads"}
+        self.config = config = ts2vec.TS2VecConfig(**settings)
+        series, labels = all_train(splits)
+        # One padded width for TRAIN and TEST, the archive file's, as the official loader keeps
+        # it: the max-pool covers padded steps, so a width per split would shift one against
+        # the other.
+        self.width = splits.file_width()
+        device = resolve_device(self.job.device)
+        self.model, losses = ts2vec.fit_ts2vec(
+            series, config, self.job.seed, device, length=self.width
+        )
+        every = max(1, len(losses) // 50)
+        for step in range(0, len(losses), every):
+            self.log_metrics({"pretrain_loss": losses[step]}, step + 1)
+        self.svm = svm_on_features(self.represent(series), labels)
+        self.extra["svm"].update(pretrain_steps=len(losses), svm_C=f"{self.svm.C:g}")
+
+    def predict(self, test: UCRSplit, protocol: str) -> np.ndarray:
+        self.test_features = self.represent(test.series)
+        return self.svm.predict(self.test_features)
+
+    def describe(self, test: UCRSplit) -> None:
+        self.extra["svm"].update(feature_statistics(self.test_features))
+
+    def represent(self, series: list[np.ndarray]) -> np.ndarray:
+        """The max-pooled representation (N, output_dims), at the file's padded width."""
+        size = self.config.batch_size
+        return ts2vec.encode_series(self.model, list(series), size, length=self.width)
