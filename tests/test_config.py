@@ -265,7 +265,7 @@ def test_classification_variants_resolve_to_their_model_with_their_overrides():
     with pytest.raises(ValueError, match=r"classify.variants.csft_raw: unknown .*input_nrom"):
         check_architectures(config)
     config["classify"]["models"].append("rocket9")
-    with pytest.raises(ValueError, match="'rocket9' is neither a classifier"):
+    with pytest.raises(ValueError, match="unknown classifier 'rocket9'"):
         check_architectures(config)
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from baselines.patchtst import PatchTST, PatchTSTClassifier
 from csft.classifiers.base import Classifier, feature_statistics, longest_train
 from csft.data.ucr import UCRSplit
 from csft.device import resolve_device
+from csft.models.registry import classifier_part, model_class
 from csft.training.classify import (
     ClassifierTraining,
     SealedSplits,
@@ -37,11 +37,11 @@ class PatchTSTClassification(Classifier):
 
     def fit(self, splits: SealedSplits) -> None:
         self.length = longest_train(splits)
-        config = PatchTST.Config(
+        config = model_class("patchtst").Config(
             lookback=self.length, horizon=1, n_channels=1, **self.settings["architecture"]
         )
         device = resolve_device(self.job.device)
-        self.model = PatchTSTClassifier(config, splits.n_classes).to(device)
+        self.model = classifier_part("patchtst")(config, splits.n_classes).to(device)
         self.training = training = ClassifierTraining(**self.settings["training"])
         steps = training.budget(train_values(splits.train.series))
         history = fit_classifier(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines import ts2vec
 from csft.classifiers.base import Classifier, all_train, feature_statistics
 from csft.data.ucr import UCRSplit
 from csft.device import resolve_device
+from csft.models.registry import classifier_part
 from csft.training.classify import SealedSplits, svm_on_features
 
 
@@ -18,6 +18,7 @@ class TS2VecClassification(Classifier):
     uses_torch = True
 
     def fit(self, splits: SealedSplits) -> None:
+        ts2vec = classifier_part("ts2vec")
         settings = {k: v for k, v in self.settings.items() if k != "threads"}
         self.config = config = ts2vec.TS2VecConfig(**settings)
         series, labels = all_train(splits)
@@ -44,5 +45,5 @@ class TS2VecClassification(Classifier):
 
     def represent(self, series: list[np.ndarray]) -> np.ndarray:
         """The max-pooled representation (N, output_dims), at the file's padded width."""
-        size = self.config.batch_size
-        return ts2vec.encode_series(self.model, list(series), size, length=self.width)
+        encode = classifier_part("ts2vec").encode_series
+        return encode(self.model, list(series), self.config.batch_size, length=self.width)

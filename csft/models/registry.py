@@ -35,6 +35,23 @@ CLASSIFIERS: dict[str, str] = {
     "dtw_1nn": "csft.classifiers.aeon_based:DTW1NN",
 }
 
+# What the classifiers of csft.classifiers build from baselines (which csft never imports by
+# name): "module:Attribute", or a module.
+CLASSIFIER_PARTS: dict[str, str] = {
+    "patchtst": "baselines.patchtst:PatchTSTClassifier",
+    "ts2vec": "baselines.ts2vec",  # TS2VecConfig, fit_ts2vec, encode_series
+}
+
+
+def classifier_part(name: str):
+    """The class (or module) registered under `name` in CLASSIFIER_PARTS."""
+    if name not in CLASSIFIER_PARTS:
+        raise KeyError(f"no classifier part {name!r}; registered: {', '.join(CLASSIFIER_PARTS)}")
+    module_name, _, attribute = CLASSIFIER_PARTS[name].partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module
+
+
 # "package:Class" targets built by a factory rather than imported: "aeon:ClassName" wraps any
 # aeon classifier (csft.classifiers.aeon_based).
 CLASSIFIER_FACTORIES: dict[str, str] = {"aeon": "csft.classifiers.aeon_based:aeon_classifier"}

@@ -1,0 +1,159 @@
+"""The contract every registered model keeps, built in or your own (docs/extending.md):
+forecasters map (B, L, C) to (B, H, C), seeded and per sample; classifiers fit with TEST
+sealed and give one class code per TEST series under each protocol they declare; whatever
+declares represent() maps series to (N, D) features, the same on every call."""
+
+import numpy as np
+import pytest
+import torch
+from tiny_classify import SETTINGS, synthetic
+
+from csft.jobs.classify import ClassifyJob, fit_and_score
+from csft.models.registry import (
+    CLASSIFIER_REGISTRY,
+    MODEL_REGISTRY,
+    MODELS,
+    build_model,
+    classifier_class,
+    model_class,
+)
+from csft.training.classify import INTERVAL_POLICIES, SealedTestError, seal
+
+SHAPE = {"lookback": 96, "horizon": 24, "n_channels": 3}
+LENGTH_POLICIES = {*INTERVAL_POLICIES, "resample", "native"}
+# Every registered classifier, and aeon's classifiers by name (one that needs equal lengths,
+# one that takes them unequal), with tiny settings where the defaults would be slow.
+AEON = {"aeon:RocketClassifier": {"n_kernels": 100}, "aeon:KNeighborsTimeSeriesClassifier": {}}
+CLASSIFIERS = [*CLASSIFIER_REGISTRY.names(), *AEON]
+TINY = {**SETTINGS, **AEON}
+
+
+def fresh(name: str, seed: int) -> torch.nn.Module:
+    """A new model in eval mode (dropout off), so predictions depend on the seed alone."""
+    torch.manual_seed(seed)
+    return build_model(name, {}, **SHAPE).eval()
+
+
+@pytest.mark.parametrize("name", MODEL_REGISTRY.names())
+def test_forecaster_contract(name):
+    batch = 5
+    x = torch.randn(
+        batch, SHAPE["lookback"], SHAPE["n_channels"], generator=torch.Generator().manual_seed(1)
+    )
+    x_before = x.clone()
+
+    model = fresh(name, 0)
+    assert isinstance(model, model_class(name))
+    out = model(x)
+    assert tuple(out.shape) == (batch, SHAPE["horizon"], SHAPE["n_channels"])
+    assert torch.isfinite(out).all()
+    assert torch.equal(x, x_before)  # the input is not mutated
+
+    # Same seed, two fresh models: identical predictions; another seed: different ones.
+    twin = fresh(name, 0)
+    with torch.no_grad():
+        assert torch.equal(twin(x), fresh(name, 0)(x))
+        assert torch.equal(twin(x), model(x))
+        assert not torch.equal(twin(x), fresh(name, 1)(x))
+
+    # Gradients reach every trainable parameter (PatchTST keeps its fixed attention scale as a
+    # frozen parameter, as the official code does).
+    out.pow(2).mean().backward()
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert params
+    for pname, param in params.items():
+        assert param.grad is not None, f"{name}: no gradient for {pname}"
+        assert torch.isfinite(param.grad).all(), pname
+        assert param.grad.abs().sum() > 0, f"{name}: zero gradient for {pname}"
+    assert torch.equal(x, x_before)
+
+    # Each sample is forecast from its own window only (no mixing across the batch).
+    with torch.no_grad():
+        alone = model(x[2:3])
+        assert torch.allclose(alone, model(x)[2:3], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in MODEL_REGISTRY.names() if hasattr(model_class(n), "represent")]
+)
+def test_forecaster_representation_contract(name):
+    """The shared extraction API of the feature analyses: (N, L) series -> (N, D) features."""
+    model = fresh(name, 0)
+    series = torch.randn(6, SHAPE["lookback"], generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        features = model.represent(series)
+        assert features.ndim == 2 and features.shape[0] == 6 and features.shape[1] > 1
+        assert torch.isfinite(features).all()
+        assert torch.equal(features, model.represent(series))
+        assert torch.allclose(model.represent(series[:2]), features[:2], atol=1e-5)
+
+
+def test_models_with_a_representation():
+    assert {n for n in MODELS if hasattr(model_class(n), "represent")} == {"csft", "patchtst"}
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_declares_its_capabilities(name):
+    cls = classifier_class(name)
+    assert cls.length_policies and set(cls.length_policies) <= LENGTH_POLICIES
+    assert cls.protocols and len(set(cls.protocols)) == len(cls.protocols)
+    for flag in ("selects", "deterministic", "uses_torch", "pretrains"):
+        assert isinstance(getattr(cls, flag), bool), flag
+    assert cls.architecture_of is None or cls.architecture_of in MODEL_REGISTRY.names()
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """Each classifier fitted once on small variable-length data, and its outcome."""
+    cache = {}
+
+    def fit(name):
+        if name not in cache:
+            cls = classifier_class(name)
+            splits = seal(
+                synthetic(n_train=24, n_test=12, lengths=(64, 100)), "fixed_budget", 0.25, 0
+            )
+            job = ClassifyJob(name, "Synthetic", cls.length_policies[0], 1)
+            settings = {"threads": 1, **TINY.get(name, {})}
+            classifier = cls(job, settings, torch.Generator().manual_seed(1))
+            cache[name] = classifier, splits, fit_and_score(classifier, splits)
+        return cache[name]
+
+    return fit
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_contract(name, fitted):
+    classifier, splits, scored = fitted(name)
+    assert [s.protocol for s in scored] == list(classifier.protocols)
+    with pytest.raises(SealedTestError):  # TEST was opened once, after fit
+        splits.unseal()
+    test = splits.test()
+    for outcome in scored:
+        predictions = np.asarray(outcome.predictions)
+        assert predictions.shape == (len(test),)
+        assert set(predictions.tolist()) <= set(range(splits.n_classes))
+        assert outcome.train_seconds > 0 and outcome.test_seconds > 0
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in CLASSIFIERS if callable(getattr(classifier_class(n), "represent", None))]
+)
+def test_classifier_representation_contract(name, fitted):
+    classifier, splits, _ = fitted(name)
+    series = splits.test().series
+    features = classifier.represent(series)
+    assert features.ndim == 2 and features.shape[0] == len(series) and features.shape[1] > 1
+    assert np.isfinite(features).all()
+    np.testing.assert_allclose(classifier.represent(series), features, atol=1e-5)
+    np.testing.assert_allclose(classifier.represent(series[:2]), features[:2], atol=1e-4)
+
+
+def test_classifiers_with_a_representation():
+    names = {n for n in CLASSIFIERS if callable(getattr(classifier_class(n), "represent", None))}
+    assert names == {"csft", "patchtst", "ts2vec"}
+
+
+def test_an_unknown_aeon_classifier_lists_the_valid_ones():
+    with pytest.raises(ImportError, match=r"aeon has no classifier 'NoSuch'.*RocketClassifier"):
+        classifier_class("aeon:NoSuch")
