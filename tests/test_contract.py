@@ -3,6 +3,8 @@ forecasters map (B, L, C) to (B, H, C), seeded and per sample; classifiers fit w
 sealed and give one class code per TEST series under each protocol they declare; whatever
 declares represent() maps series to (N, D) features, the same on every call."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from tiny_classify import SETTINGS, synthetic
 from csft.jobs.classify import ClassifyJob, fit_and_score
 from csft.models.registry import (
     CLASSIFIER_REGISTRY,
+    CLASSIFIERS,
     MODEL_REGISTRY,
     MODELS,
     build_model,
@@ -24,7 +27,7 @@ LENGTH_POLICIES = {*INTERVAL_POLICIES, "resample", "native"}
 # Every registered classifier, and aeon's classifiers by name (one that needs equal lengths,
 # one that takes them unequal), with tiny settings where the defaults would be slow.
 AEON = {"aeon:RocketClassifier": {"n_kernels": 100}, "aeon:KNeighborsTimeSeriesClassifier": {}}
-CLASSIFIERS = [*CLASSIFIER_REGISTRY.names(), *AEON]
+EVERY_CLASSIFIER = [*CLASSIFIER_REGISTRY.names(), *AEON]
 TINY = {**SETTINGS, **AEON}
 
 
@@ -92,7 +95,7 @@ def test_models_with_a_representation():
     assert {n for n in MODELS if hasattr(model_class(n), "represent")} == {"csft", "patchtst"}
 
 
-@pytest.mark.parametrize("name", CLASSIFIERS)
+@pytest.mark.parametrize("name", EVERY_CLASSIFIER)
 def test_classifier_declares_its_capabilities(name):
     cls = classifier_class(name)
     assert cls.length_policies and set(cls.length_policies) <= LENGTH_POLICIES
@@ -122,7 +125,7 @@ def fitted():
     return fit
 
 
-@pytest.mark.parametrize("name", CLASSIFIERS)
+@pytest.mark.parametrize("name", EVERY_CLASSIFIER)
 def test_classifier_contract(name, fitted):
     classifier, splits, scored = fitted(name)
     assert [s.protocol for s in scored] == list(classifier.protocols)
@@ -136,9 +139,11 @@ def test_classifier_contract(name, fitted):
         assert outcome.train_seconds > 0 and outcome.test_seconds > 0
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in CLASSIFIERS if callable(getattr(classifier_class(n), "represent", None))]
-)
+def represents(name: str) -> bool:
+    return callable(getattr(classifier_class(name), "represent", None))
+
+
+@pytest.mark.parametrize("name", [n for n in EVERY_CLASSIFIER if represents(n)])
 def test_classifier_representation_contract(name, fitted):
     classifier, splits, _ = fitted(name)
     series = splits.test().series
@@ -150,10 +155,38 @@ def test_classifier_representation_contract(name, fitted):
 
 
 def test_classifiers_with_a_representation():
-    names = {n for n in CLASSIFIERS if callable(getattr(classifier_class(n), "represent", None))}
-    assert names == {"csft", "patchtst", "ts2vec"}
+    assert {n for n in EVERY_CLASSIFIER if represents(n)} == {"csft", "patchtst", "ts2vec"}
 
 
 def test_an_unknown_aeon_classifier_lists_the_valid_ones():
     with pytest.raises(ImportError, match=r"aeon has no classifier 'NoSuch'.*RocketClassifier"):
         classifier_class("aeon:NoSuch")
+
+
+@pytest.fixture
+def own_classifier(tmp_path, monkeypatch):
+    """docs/extending.md's example classifier as a module on the path, registered by config."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text()
+    (example,) = [b for b in docs.split("```python\n")[1:] if "class NearestMean" in b]
+    (tmp_path / "my_classifiers").mkdir()
+    (tmp_path / "my_classifiers" / "__init__.py").write_text(example.split("```")[0])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    saved = dict(CLASSIFIERS)
+    yield {"classifiers": {"nearest_mean": {"class": "my_classifiers:NearestMean"}}}
+    CLASSIFIERS.clear()
+    CLASSIFIERS.update(saved)
+
+
+def test_the_documented_classifier_of_your_own_keeps_the_contract(own_classifier):
+    from csft.config import classifier_model
+    from csft.jobs.classify import job_seeds, run
+
+    assert classifier_model(own_classifier, "nearest_mean") == "nearest_mean"  # registers it
+    assert job_seeds("nearest_mean", [1, 2]) == [1]  # declared deterministic
+    splits = seal(synthetic(n_train=24, n_test=12, lengths=(64, 100)), "fixed_budget", 0.25, 0)
+    (record,) = run(ClassifyJob("nearest_mean", "Synthetic", "resample", 1), splits, {})
+    assert record["method"] == "nearest_mean" and 0 <= record["test_accuracy"] <= 1
+    job = ClassifyJob("nearest_mean", "S", "resample", 1)
+    classifier = classifier_class("nearest_mean")(job, {})
+    fit_and_score(classifier, seal(synthetic(), "fixed_budget", 0.25, 0))
+    assert classifier.represent(synthetic().test.series).shape == (30, classifier.length)
