@@ -3,6 +3,7 @@ forecasters map (B, L, C) to (B, H, C), seeded and per sample; classifiers fit w
 sealed and give one class code per TEST series under each protocol they declare; whatever
 declares represent() maps series to (N, D) features, the same on every call."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,22 +166,33 @@ def test_an_unknown_aeon_classifier_lists_the_valid_ones():
 
 @pytest.fixture
 def own_classifier(tmp_path, monkeypatch):
-    """docs/extending.md's example classifier as a module on the path, registered by config."""
+    """docs/extending.md's example classifier as an installed package: a module on the path
+    and its metadata, an entry point `nearest_mean_ep` in the group csft_bench.classifiers."""
     docs = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text()
     (example,) = [b for b in docs.split("```python\n")[1:] if "class NearestMean" in b]
     (tmp_path / "my_classifiers").mkdir()
     (tmp_path / "my_classifiers" / "__init__.py").write_text(example.split("```")[0])
+    info = tmp_path / "my_classifiers-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-classifiers\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[csft_bench.classifiers]\nnearest_mean_ep = my_classifiers:NearestMean\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     saved = dict(CLASSIFIERS)
     yield {"classifiers": {"nearest_mean": {"class": "my_classifiers:NearestMean"}}}
     CLASSIFIERS.clear()
     CLASSIFIERS.update(saved)
+    sys.modules.pop("my_classifiers", None)
 
 
 def test_the_documented_classifier_of_your_own_keeps_the_contract(own_classifier):
     from csft.config import classifier_model
     from csft.jobs.classify import job_seeds, run
 
+    assert classifier_class("nearest_mean_ep").__name__ == "NearestMean"  # the entry point
+    with pytest.raises(ValueError, match=r"unknown classifier 'nearest_mean'.*nearest_mean_ep"):
+        classifier_model({}, "nearest_mean")
     assert classifier_model(own_classifier, "nearest_mean") == "nearest_mean"  # registers it
     assert job_seeds("nearest_mean", [1, 2]) == [1]  # declared deterministic
     splits = seal(synthetic(n_train=24, n_test=12, lengths=(64, 100)), "fixed_budget", 0.25, 0)
