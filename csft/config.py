@@ -123,7 +123,12 @@ def check_architectures(config: Mapping) -> None:
     for name in config.get("classify", {}).get("models", []):
         model = classifier_model(config, name)  # an unknown name fails here, before any job
         forecaster = classifier_class(model).architecture_of
-        if name != model and forecaster:
+        if name != model and not forecaster:
+            raise ValueError(
+                f"classify.variants.{name}: {model} has no architecture to vary (its class "
+                "declares no architecture_of)"
+            )
+        if name != model:
             blocks.append((f"classify.variants.{name}", forecaster, classify_variant(config, name)))
     analysis = config.get("analysis", {})
     for variant in analysis.get("variants", []):

@@ -202,3 +202,12 @@ def test_the_documented_classifier_of_your_own_keeps_the_contract(own_classifier
     classifier = classifier_class("nearest_mean")(job, {})
     fit_and_score(classifier, seal(synthetic(), "fixed_budget", 0.25, 0))
     assert classifier.represent(synthetic().test.series).shape == (30, classifier.length)
+
+
+def test_a_variant_needs_a_classifier_that_declares_an_architecture():
+    from csft.config import check_architectures
+
+    variant = {"name": "mr2", "model": "minirocket", "architecture": {"d_model": 8}}
+    config = {"classify": {"models": ["mr2"], "variants": [variant]}}
+    with pytest.raises(ValueError, match="classify.variants.mr2: minirocket has no architecture"):
+        check_architectures(config)
