@@ -15,7 +15,11 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 run: $(INSTALLED)  ## the quick study end to end (minutes on a 2-core CPU)
+	@date +%s > .run-started
 	$(BIN)/snakemake $(QUICK)
+	@echo
+	@echo "Quick study: $$(( ($$(date +%s) - $$(cat .run-started)) / 60 )) min $$(( ($$(date +%s) - $$(cat .run-started)) % 60 )) s after setup (Snakemake only; jobs already done are skipped)"
+	@rm -f .run-started
 	@echo
 	@echo "Claims (results/quick/tables/claims.md; a verdict only where the evidence covers the claim):"
 	@$(BIN)/python -m csft.report.claims results/quick/tables/claims.csv
