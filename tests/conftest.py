@@ -2,6 +2,7 @@
 
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from official_server import pinned_relpaths
 from tiny_study import run_snakemake, tiny_config, write_config
 
-from csft.data import cache
+from csft.data import cache as data_cache
 
 # benchmarks/ is outside the package (speed scripts, run as `python benchmarks/bench.py`); its
 # measuring functions are tested from here.
@@ -38,10 +39,10 @@ def mirror() -> Path:
     if local is not None:
         return local
     try:
-        return cache.ensure(pinned_relpaths())
-    except (OSError, ValueError) as exc:
+        return data_cache.ensure(pinned_relpaths())
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         pytest.fail(
-            f"no data mirror and the download into {cache.cache_dir()} failed: {exc}",
+            f"no data mirror and the download into {data_cache.cache_dir()} failed: {exc}",
             pytrace=False,
         )
 
