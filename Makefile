@@ -9,7 +9,7 @@ QUICK := --profile workflow/profiles/local --configfile config/quick.yaml
 # It applies when .venv is built: remove .venv to switch builds.
 TORCH ?= torch==2.13.0
 
-.PHONY: help run test ui lint clean-quick
+.PHONY: help run test ui lint
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
