@@ -14,13 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from csft import atomic
 
@@ -99,54 +97,4 @@ class LoopState:
     history: list = field(default_factory=list)  # one row per finished epoch
     epoch: int = 0  # the last finished epoch
     steps: int = 0  # optimizer steps so far
-    done: bool = False  # stopped early, or every epoch ran
-
-
-def resume_loop(
-    checkpoint: Checkpoint | None,
-    phase: str,
-    modules: dict[str, nn.Module],
-    optimizer: torch.optim.Optimizer,
-    scheduler,
-    generator: torch.Generator,
-    on_epoch: Callable[[int, dict], None],
-) -> LoopState:
-    """The loop state to start from: a fresh one, or the saved phase loaded back into the
-    modules, optimizer, scheduler and generators, its rows replayed through `on_epoch`."""
-    saved = checkpoint.phase(phase) if checkpoint else None
-    if not saved:
-        return LoopState()
-    for name, module in modules.items():
-        module.load_state_dict(saved[name])
-    optimizer.load_state_dict(saved["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(saved["scheduler"])
-    restore_random_state(generator, saved["random"])
-    state = LoopState(**saved["loop"])
-    for epoch, row in enumerate(state.history, start=1):
-        on_epoch(epoch, row)
-    return state
-
-
-def save_loop(
-    checkpoint: Checkpoint | None,
-    phase: str,
-    state: LoopState,
-    modules: dict[str, nn.Module],
-    optimizer: torch.optim.Optimizer,
-    scheduler,
-    generator: torch.Generator,
-) -> None:
-    """Save everything `resume_loop` needs to go on after `state.epoch` (no-op without one)."""
-    if checkpoint is None:
-        return
-    checkpoint.save(
-        phase,
-        {
-            **{name: module.state_dict() for name, module in modules.items()},
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "random": random_state(generator),
-            "loop": dict(vars(state)),
-        },
-    )
+    done: bool = False  # stopped early, or the epoch or step budget is spent

@@ -21,7 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from csft.training.checkpoint import Checkpoint, LoopState, resume_loop, save_loop
+from csft.training.checkpoint import (
+    Checkpoint,
+    LoopState,
+    random_state,
+    restore_random_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,32 +86,49 @@ class Loop:
     ) -> list[Row]:
         """Epochs of `train_epoch(epoch)` (its row's training part) then `validate(epoch)`
         (its validation part) until the phase ends; the history, one row per epoch."""
-        self.state = resume_loop(
-            self.checkpoint,
-            self.name,
-            self.modules,
-            self.optimizer,
-            self.scheduler,
-            self.generator,
-            self.on_epoch,
-        )
+        self._resume()
         while not (self.state.done or self._budget_spent()):
             stopped = self._epoch(self.state.epoch + 1, train_epoch, validate)
             self.state.epoch += 1
             self.state.done = stopped or self._budget_spent()
-            save_loop(
-                self.checkpoint,
-                self.name,
-                self.state,
-                self.modules,
-                self.optimizer,
-                self.scheduler,
-                self.generator,
-            )
+            self._save()
         if self.state.best_state is not None:
             for name, module in self.modules.items():
                 module.load_state_dict(self.state.best_state[name])
         return self.state.history
+
+    def _resume(self) -> None:
+        """Start afresh, or load the checkpoint's phase back into the modules, optimizer,
+        scheduler and generators and replay its rows through `on_epoch`."""
+        saved = self.checkpoint.phase(self.name) if self.checkpoint else None
+        if not saved:
+            self.state = LoopState()
+            return
+        for name, module in self.modules.items():
+            module.load_state_dict(saved[name])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(saved["scheduler"])
+        restore_random_state(self.generator, saved["random"])
+        self.state = LoopState(**saved["loop"])
+        for epoch, row in enumerate(self.state.history, start=1):
+            self.on_epoch(epoch, row)
+
+    def _save(self) -> None:
+        """Everything `_resume` needs to go on after the last finished epoch."""
+        if self.checkpoint is None:
+            return
+        scheduler = self.scheduler.state_dict() if self.scheduler is not None else None
+        self.checkpoint.save(
+            self.name,
+            {
+                **{name: module.state_dict() for name, module in self.modules.items()},
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": scheduler,
+                "random": random_state(self.generator),
+                "loop": dict(vars(self.state)),
+            },
+        )
 
     def _budget_spent(self) -> bool:
         return self.spent() or (self.epochs is not None and self.state.epoch >= self.epochs)
