@@ -69,7 +69,7 @@ SMALL_RULE_SECONDS = {
 # DTW-1NN per cell of the warping band over every train x test pair.
 MINIROCKET_SECONDS = 1e-9
 DTW_CELL_SECONDS = 3e-9
-RULE_LINE = re.compile(r"^(?:local)?rule (\w+):$")
+RULE_LINE = re.compile(r"^(local)?rule (\w+):$")
 
 
 # ---------------------------------------------------------------- jobs: Snakemake's dry run
@@ -86,20 +86,23 @@ def dry_run_text(configfiles: list[str], snakemake: str | None = None) -> str:
 
 
 def parse_dry_run(text: str) -> pd.DataFrame:
-    """One row per job block of a dry run: rule and wildcards (a dict, {} for none)."""
-    rows, rule, wildcards = [], None, {}
+    """One row per job block of a dry run: rule, wildcards (a dict, {} for none) and whether
+    it is a local rule (run where Snakemake runs, never submitted to SLURM)."""
+    rows = []
     for line in text.splitlines():
-        found = RULE_LINE.match(line.strip()) if not line.startswith(" ") else None
+        found = RULE_LINE.match(line) if not line.startswith(" ") else None
         if found:
-            if rule is not None:
-                rows.append({"rule": rule, "wildcards": wildcards})
-            rule, wildcards = found.group(1), {}
-        elif rule is not None and line.strip().startswith("wildcards:"):
+            rows.append({"rule": found.group(2), "wildcards": {}, "local": bool(found.group(1))})
+        elif rows and line.strip().startswith("wildcards:"):
             pairs = line.split(":", 1)[1].split(",")
-            wildcards = dict(pair.strip().split("=", 1) for pair in pairs if "=" in pair)
-    if rule is not None:
-        rows.append({"rule": rule, "wildcards": wildcards})
-    return pd.DataFrame(rows, columns=["rule", "wildcards"])
+            rows[-1]["wildcards"] = dict(p.strip().split("=", 1) for p in pairs if "=" in p)
+    return pd.DataFrame(rows, columns=["rule", "wildcards", "local"])
+
+
+def local_rules(snakefile: Path = ROOT / "Snakefile") -> set[str]:
+    """The Snakefile's `localrules:` (a local executor's dry run prints them as plain rules)."""
+    found = re.search(r"^localrules:\n((?:[ \t]+\w+,?\n)+)", snakefile.read_text(), re.M)
+    return set(re.findall(r"\w+", found.group(1))) if found else set()
 
 
 def load_config(configfiles: list[str]) -> dict:
@@ -341,6 +344,12 @@ def work_boundary_lengths(config, w) -> list[Work]:
     return [Work(item.probe, item.steps * len(seeds), item.windows * len(seeds)) for item in work]
 
 
+def length_bucket(length: int) -> int:
+    """UCR lengths rounded up to a quarter octave (at most 19% longer): the full study's ~100
+    distinct lengths share ~30 measurements, each an upper bound for its datasets."""
+    return math.ceil(2 ** (math.ceil(4 * math.log2(max(length, 1)) - 1e-9) / 4))
+
+
 def ucr_shape(name: str) -> dict:
     """Sizes of UCR dataset `name` from the shipped archive table."""
     from csft.data import ucr_catalog
@@ -350,6 +359,7 @@ def ucr_shape(name: str) -> dict:
         "train": int(row["train_size"]),
         "test": int(row["test_size"]),
         "length": int(row["max_length"]),
+        "timed_length": length_bucket(int(row["max_length"])),
     }
 
 
@@ -373,12 +383,12 @@ def work_train_classify(config, w) -> list[Work] | float:
         from baselines.ts2vec import TS2VecConfig
 
         recipe = TS2VecConfig(**{k: v for k, v in settings.items() if k != "threads"})
-        length = min(shape["length"], recipe.max_train_length or shape["length"])
+        length = min(shape["timed_length"], recipe.max_train_length or shape["timed_length"])
         steps = step_budget(recipe.steps, n_values, "ts2vec")
         item = probe("ts2vec", "ts2vec", settings, length, 1, 1, recipe.batch_size, 1)
         return [Work(item, steps, 0)]
     architecture = settings["architecture"]
-    length = max(shape["length"], architecture.get("min_length", 0))
+    length = max(shape["timed_length"], architecture.get("min_length", 0))
     training = settings["training"]
     batch = training.get("batch_size", 8)
     steps = step_budget(training.get("steps", "auto"), n_values, "training")
@@ -570,6 +580,7 @@ def job_table(configfiles: list[str], text: str | None = None) -> tuple[pd.DataF
     """Every job of the config with its work (work items, or fixed seconds)."""
     config = load_config(configfiles)
     jobs = parse_dry_run(text if text is not None else dry_run_text(configfiles))
+    jobs["local"] = jobs["local"].astype(bool) | jobs["rule"].isin(local_rules())
     jobs["work"] = [
         job_work(config, r, w) for r, w in zip(jobs["rule"], jobs["wildcards"], strict=True)
     ]
@@ -608,6 +619,7 @@ def per_rule(jobs: pd.DataFrame, device: str) -> pd.DataFrame:
         .groupby("rule", sort=False)
         .agg(
             jobs=("rule", "size"),
+            local=("local", "first"),
             cpu_hours=("cpu_hours", "sum"),
             gpu_hours=("gpu_hours", "sum"),
             longest_job_min=("seconds", lambda s: s.max() / 60),
@@ -641,11 +653,12 @@ def wall_hours(jobs: pd.DataFrame, cores: int) -> float:
 
 # ---------------------------------------------------------------- the SLURM profile
 def profile_runtimes(table: pd.DataFrame, safety: float = SAFETY) -> dict[str, int]:
-    """Minutes per rule: its longest predicted job x `safety`, rounded up, at least 10."""
+    """Minutes per submitted rule: its longest predicted job x `safety`, rounded up, at least
+    10 (local rules run beside Snakemake, no SLURM runtime applies)."""
+    submitted = table[~table["local"].astype(bool)]
     return {
         rule: max(10, math.ceil(minutes * safety))
-        for rule, minutes in table["longest_job_min"].items()
-        if rule != "all"
+        for rule, minutes in submitted["longest_job_min"].items()
     }
 
 

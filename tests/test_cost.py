@@ -66,6 +66,7 @@ def fake_measure(item, device):
 
 def test_dry_run_parsed_per_job_with_wildcards():
     jobs = cost.parse_dry_run(DRY_RUN)
+    assert list(jobs["local"]) == [True, True, False, True]
     assert list(jobs["rule"]) == ["download_ett", "download_ett", "train_forecast", "all"]
     assert jobs["wildcards"][1] == {"dataset": "ETTh2"}
     assert jobs["wildcards"][2] == {
@@ -137,7 +138,9 @@ def test_quick_study_prediction_covers_every_rule_of_the_dry_run(tmp_path, capsy
     assert (trained["seconds"] > 0).all()
     table = cost.per_rule(jobs, "cpu")
     assert table["jobs"].sum() == len(jobs)
-    assert set(cost.profile_runtimes(table)) == rules - {"all"}
+    # SLURM runtimes for the submitted rules; local ones run beside Snakemake.
+    assert set(cost.profile_runtimes(table)) == rules - cost.local_rules()
+    assert {"train_forecast", "pretrain_encoder", "analysis_tables"} <= rules - cost.local_rules()
     # A second call reads the cache and measures nothing.
     again = cost.predict(
         ["config/quick.yaml"], measure=pytest.fail, text=text, cache=tmp_path / "t.json"
