@@ -25,6 +25,7 @@ import platform
 import re
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -689,7 +690,8 @@ def write_profile(path: Path, runtimes: Mapping[str, int], note: str) -> None:
             block += [f"  {rule}:", f"    runtime: {minutes}"]
         else:
             block.insert(at + 1, f"    runtime: {minutes}")
-    lines[start:end] = [f"# csft.cost: {note}", "set-resources:", *block]
+    notes = [f"# csft.cost: {part}" for part in textwrap.wrap(note, 84)]
+    lines[start:end] = [*notes, "set-resources:", *block]
     text = "\n".join(lines) + "\n"
     parsed = yaml.safe_load(text)["set-resources"]
     assert all(parsed[r]["runtime"] == m for r, m in runtimes.items()), "profile edit failed"
@@ -737,8 +739,10 @@ def main(argv: list[str] | None = None) -> None:
         files = " ".join(args.configfile) or DEFAULT_CONFIG
         note = (
             f"runtimes (minutes) = longest predicted job x {SAFETY:g}, from python -m csft.cost "
-            f"--configfile {files} --device {args.device} on {time.strftime('%Y-%m-%d')}; "
-            "they replace the hand-written ones"
+            f"--configfile {files} --device {args.device} on {time.strftime('%Y-%m-%d')} "
+            f"({os.cpu_count()}-core {platform.node()}, one thread per job); they replace the "
+            "hand-written ones. On a GPU cluster rerun it there with --device cuda "
+            "--write-profile."
         )
         write_profile(args.write_profile, runtimes, note)
         print(f"\nwrote runtimes of {len(runtimes)} rules into {args.write_profile}")
