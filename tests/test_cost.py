@@ -147,3 +147,18 @@ def test_quick_study_prediction_covers_every_rule_of_the_dry_run(tmp_path, capsy
         ["config/quick.yaml"], measure=pytest.fail, text=text, cache=tmp_path / "t.json"
     )
     assert again["seconds"].sum() == pytest.approx(jobs["seconds"].sum())
+
+
+def test_gpu_hours_only_for_torch_rules_under_cuda():
+    jobs = cost.parse_dry_run(DRY_RUN).assign(
+        accelerator=[False, False, True, False], seconds=[3600.0, 3600.0, 7200.0, 0.0]
+    )
+    cpu = cost.per_rule(jobs, "cpu")
+    assert "gpu_hours" not in cpu and cpu["cpu_hours"].sum() == 4.0
+    cuda = cost.per_rule(jobs, "cuda")
+    assert cuda.loc["train_forecast", "gpu_hours"] == 2.0
+    assert cuda.loc["train_forecast", "cpu_hours"] == 0.0
+    assert cuda.loc["download_ett", "cpu_hours"] == 2.0
+    assert cost.wall_hours(jobs, 1) == 4.0 and cost.wall_hours(jobs, 8) == 2.0  # longest job
+    report = cost.report(jobs, "cuda", 2)
+    assert "4 jobs, 2.00 CPU-hours, 2.00 GPU-hours" in report
