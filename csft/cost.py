@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -42,6 +43,7 @@ from csft.config import (
     resolve_architecture,
     resolve_training,
 )
+from csft.data.custom import CustomDataset, custom_datasets
 from csft.data.splits import ett_segments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +177,7 @@ def forecast_work(
     architecture: Mapping,
     training: Mapping,
     channels: int,
+    splits: Callable[[int], dict] | None = None,
 ) -> list[Work]:
     """A fine-tuning job: epochs x (training steps + validation windows), then every test
     window once per evaluated look-back. Windows are cut at the longest look-back."""
@@ -183,7 +186,7 @@ def forecast_work(
     recipe = TrainingConfig(**training)
     low, high = lookbacks
     longest = max(high - 1, *eval_lookbacks)
-    segments = ett_segments(dataset, longest)
+    segments = (splits or (lambda t: ett_segments(dataset, t)))(longest)
     train = segments["train"].n_windows(longest, horizon)
     val = math.ceil(segments["val"].n_windows(longest, horizon) / recipe.val_stride)
     test = segments["test"].n_windows(longest, horizon)
@@ -211,12 +214,13 @@ def pretrain_work(
     architecture: Mapping,
     pretraining: Mapping,
     channels: int,
+    splits: Callable[[int], dict] | None = None,
 ) -> list[Work]:
     """An encoder pretraining: epochs x (SSL steps + validation windows at each look-back)."""
     from csft.training.pretrain import PretrainConfig
 
     recipe = PretrainConfig(**pretraining)
-    segments = ett_segments(dataset, longest)
+    segments = (splits or (lambda t: ett_segments(dataset, t)))(longest)
     train = segments["train"].n_windows(longest, 0)
     val = math.ceil(segments["val"].n_windows(longest, 0) / recipe.val_stride)
     steps = recipe.epochs * steps_per_epoch(train, recipe.batch_size, recipe.max_batches_per_epoch)
@@ -242,8 +246,26 @@ def uf_interval(config: Mapping, low: int, high: int) -> list[int]:
     raise ValueError(f"no uf interval [{low}, {high}) in the config")
 
 
-def channels_of(config: Mapping) -> int:
-    return ETT_CHANNELS[config["ett"]["features"]]
+@functools.cache
+def _file_shape(dataset: CustomDataset, features: str) -> tuple[int, int]:
+    """(rows, channels) of a custom dataset's file, read once."""
+    return dataset.read(features).shape
+
+
+def split_segments(config: Mapping, dataset: str, lookback: int) -> dict:
+    """The split segments of an ETT set or of a custom dataset (its file's rows)."""
+    custom = custom_datasets(config).get(dataset)
+    if custom is None:
+        return ett_segments(dataset, lookback)
+    rows, _ = _file_shape(custom, config["ett"]["features"])
+    return custom.segments(rows, lookback)
+
+
+def channels_of(config: Mapping, dataset: str = "") -> int:
+    custom = custom_datasets(config).get(dataset)
+    if custom is None:
+        return ETT_CHANNELS[config["ett"]["features"]]
+    return _file_shape(custom, config["ett"]["features"])[1]
 
 
 def work_train_forecast(config, w) -> list[Work]:
@@ -257,7 +279,8 @@ def work_train_forecast(config, w) -> list[Work]:
         horizon,
         resolve_architecture(settings, dataset, horizon),
         resolve_training(settings, dataset, horizon),
-        channels_of(config),
+        channels_of(config, w["dataset"]),
+        lambda t: split_segments(config, w["dataset"], t),
     )
 
 
@@ -277,7 +300,8 @@ def work_train_forecast_uf(config, w) -> list[Work]:
         horizon,
         architecture,
         resolve_training(settings, dataset, horizon),
-        channels_of(config),
+        channels_of(config, w["dataset"]),
+        lambda t: split_segments(config, w["dataset"], t),
     )
 
 
@@ -293,7 +317,8 @@ def work_train_analysis(config, w) -> list[Work]:
         horizon,
         job["architecture"],
         job["training"],
-        channels_of(config),
+        channels_of(config, w["dataset"]),
+        lambda t: split_segments(config, w["dataset"], t),
     )
 
 
@@ -307,7 +332,8 @@ def work_pretrain_encoder(config, w) -> list[Work]:
         1,
         job["architecture"],
         job["pretraining"],
-        channels_of(config),
+        channels_of(config, w["dataset"]),
+        lambda t: split_segments(config, w["dataset"], t),
     )
 
 
@@ -322,7 +348,8 @@ def work_pretrain_encoder_uf(config, w) -> list[Work]:
         len(evals),
         job["architecture"],
         job["pretraining"],
-        channels_of(config),
+        channels_of(config, w["dataset"]),
+        lambda t: split_segments(config, w["dataset"], t),
     )
 
 
@@ -340,7 +367,8 @@ def work_boundary_lengths(config, w) -> list[Work]:
         1,
         architecture,
         lengths["pretraining"],
-        channels_of(config),
+        channels_of(config, track["dataset"]),
+        lambda t: split_segments(config, track["dataset"], t),
     )
     return [Work(item.probe, item.steps * len(seeds), item.windows * len(seeds)) for item in work]
 

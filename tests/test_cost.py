@@ -162,3 +162,31 @@ def test_gpu_hours_only_for_torch_rules_under_cuda():
     assert cost.wall_hours(jobs, 1) == 4.0 and cost.wall_hours(jobs, 8) == 2.0  # longest job
     report = cost.report(jobs, "cuda", 2)
     assert "4 jobs, 2.00 CPU-hours, 2.00 GPU-hours" in report
+
+
+def test_custom_dataset_windows_and_channels_come_from_its_file(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    csv = tmp_path / "mine.csv"
+    values = np.random.default_rng(0).standard_normal((1000, 3))
+    frame = pd.DataFrame(values, columns=["a", "b", "OT"])
+    frame.insert(0, "date", pd.date_range("2020-01-01", periods=1000, freq="h"))
+    frame.to_csv(csv, index=False)
+    config = {"ett": {"features": "M"}, "custom_datasets": {"mine": {"path": str(csv)}}}
+    assert cost.channels_of(config, "mine") == 3
+    segments = cost.split_segments(config, "mine", 96)
+    assert segments["train"].stop == 700 and segments["test"].stop == 1000
+    training = recipe(epochs=1)
+    (work,) = cost.forecast_work(
+        "dlinear",
+        "mine",
+        (96, 97),
+        [96],
+        24,
+        {},
+        training,
+        3,
+        lambda t: cost.split_segments(config, "mine", t),
+    )
+    assert work.steps == (700 - 96 - 24 + 1) // 32
