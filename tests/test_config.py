@@ -291,3 +291,30 @@ def test_classification_budgets_and_policies_are_validated():
     config["classify"]["csft"]["training"]["epochs"] = 100  # the old epoch budget is gone
     with pytest.raises(WorkflowError, match="epochs"):
         validate(config, SCHEMA)
+
+
+def documented_configfiles(name: str) -> list[str]:
+    """The config files a shipped config's header tells the user to load (itself alone when the
+    header names none), in order."""
+    import re
+
+    header = (ROOT / "config" / name).read_text()
+    found = re.search(r"--configfile((?:\s+(?:#\s*)?config/[\w.]+\.yaml)+)", header)
+    return re.findall(r"config/([\w.]+\.yaml)", found.group(1)) if found else [name]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+def test_every_shipped_config_passes_as_its_header_loads_it(name):
+    # A check config is loaded over a base (config.yaml or quick.yaml): merged as Snakemake
+    # merges --configfile files, it must pass the schema and check_config before any job runs.
+    from snakemake.utils import update_config
+
+    from csft.config import check_config
+
+    files = documented_configfiles(name)
+    assert files[-1] == name, f"{name}'s header command does not end with {name}: {files}"
+    config: dict = {}
+    for file in files:
+        update_config(config, load(file))
+    validate(config, SCHEMA)
+    check_config(config)

@@ -55,6 +55,19 @@ def test_a_consistent_gain_over_crop_is_better_and_an_equal_one_is_no_difference
     )
 
 
+def test_one_seed_gives_no_verdict_however_many_cells_it_spans():
+    # Two datasets x 8 horizons x 1 seed: 16 pairs that all favour resample would pass the
+    # interval and Wilcoxon, but one seed is no replicated result (MIN_SEEDS).
+    one_seed = pd.concat(
+        [jobs({"resample": 0.40, "crop": 0.45}, {"resample": 0.2, "crop": 0.2}, seeds=(1,))
+         .assign(horizon=h) for h in range(96, 96 + 8)],
+        ignore_index=True,
+    )  # fmt: skip
+    comparison = uf_track.versus_control(one_seed, "resample")
+    assert (comparison.n == 16).all() and (comparison.p < 0.05).all()
+    assert comparison.verdict.str.startswith("insufficient evidence (1 seed;").all()
+
+
 def test_forecast_markdown_shows_placements_the_reference_and_the_verdict():
     uf = jobs({"resample": 0.40, "length_aware": 0.42, "crop": 0.45},
               {"resample": 0.2, "length_aware": 0.3, "crop": 0.2})  # fmt: skip

@@ -1,7 +1,8 @@
 """CSFT: Conv-like ScaleFusion Transformer (Zhang, Sun, Fan, Yang, Jiang, 2025, arXiv 2509.17845).
 
-No official code is public. This module follows ../shared/paper.md; every point the paper leaves
-open is a CSFTConfig field with the default named there (see "Assumptions" in docs/csft.md):
+No official code is public. This module follows the paper as docs/csft.md states it; every point
+the paper leaves open is a CSFTConfig field with the default named there ("Assumptions" in
+docs/csft.md):
 
 - patching: non-overlapping patches of `patch_len` (16) -> Linear to d_0 -> LayerNorm ->
   sinusoidal positions -> Transformer encoder = H_0;
@@ -177,7 +178,7 @@ def zero_padding(tokens: torch.Tensor, padding: torch.Tensor | None) -> torch.Te
 
 @dataclass(frozen=True)
 class CSFTConfig:
-    """Every architectural choice of CSFT; defaults are ../shared/paper.md's resolutions."""
+    """Every architectural choice of CSFT; defaults are the resolutions in docs/csft.md."""
 
     lookback: int  # T of the forecasting input (any T of its log2 interval is accepted)
     horizon: int  # forecast length H

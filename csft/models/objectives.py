@@ -1,7 +1,7 @@
 """CSFT's self-supervised objective: per-scale reconstruction plus a feature-independence penalty.
 
-The paper names both terms and a weighted sum but no formulas (../shared/paper.md, "Training
-objective"); the resolution here is its open-points table: a linear decoder per scale maps each
+The paper names both terms and a weighted sum but no formulas (docs/csft.md,
+"Self-supervised pretraining"); the resolution here: a linear decoder per scale maps each
 token of H_l back to the raw grid values it covers, MSE against the instance-normalised input,
 equal weights over scales; the independence term is the mean squared off-diagonal batch Pearson
 correlation of H_L's features (optionally of every scale's token mean too), weight lambda.

@@ -1,7 +1,7 @@
 """The claims table, the suite's product: every claim of the paper beside ours, with what the
 claim spans, what our numbers span, and a verdict computed only when they cover it.
 
-Rules (shared/design.md, Verdicts): a claim is judged only on evidence that covers it (same
+Rules (docs/claims.md, "Claims table"): a claim is judged only on evidence that covers it (same
 track, every cell, >= 3 seeds), otherwise "insufficient evidence (...)" with the partial numbers
 shown; "A beats B" needs a paired interval (csft.report.verdicts.compare); feature claims come with
 representation health and are not judged on a collapsed representation. Every sentence is

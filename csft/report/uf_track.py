@@ -42,7 +42,8 @@ def best_placement(jobs: pd.DataFrame) -> str | None:
 
 def versus_control(jobs: pd.DataFrame, placement: str, metric: str = "test_mse") -> pd.DataFrame:
     """`placement` minus crop in `metric` at each look-back, paired over datasets x horizons x
-    seeds: the interval, Wilcoxon p, relative change and a verdict in words."""
+    seeds: the interval, Wilcoxon p, relative change and a verdict in words ("insufficient
+    evidence" when a cell has fewer than MIN_SEEDS seeds, however many cells there are)."""
     uf = uf_rows(jobs)
     keys = ["model", *PAIRING, "lookback"]
     a = uf[uf.placement == placement][[*keys, metric]]
@@ -54,6 +55,12 @@ def versus_control(jobs: pd.DataFrame, placement: str, metric: str = "test_mse")
         result = verdicts.compare(
             pairs[f"{metric}_a"], pairs[f"{metric}_b"], below="better", above="worse"
         )
+        seeds = int(pairs.groupby(["model", "dataset", "horizon"]).seed.nunique().min())
+        if seeds < verdicts.MIN_SEEDS:  # many cells of one seed are not a replicated result
+            result["verdict"] = (
+                f"insufficient evidence ({seeds} seed{'s' if seeds != 1 else ''}; "
+                f"a verdict needs {verdicts.MIN_SEEDS})"
+            )
         rows.append({"lookback": int(lookback), "placement": placement, **result})
     return pd.DataFrame(rows)
 

@@ -1,4 +1,4 @@
-"""The rules a verdict must pass before the claims table states it (shared/design.md, Verdicts):
+"""The rules a verdict must pass before the claims table states it (docs/claims.md, "Claims table"):
 evidence that covers the claim, and differences with a confidence interval.
 
 - `Coverage`: what a claim spans (cells, track) against what this run measured (cells, seeds,

@@ -6,7 +6,7 @@ early-stopping counters, the history and every random generator the loop draws f
 resumed run continues exactly as the uninterrupted one would have. Files are written
 atomically (a kill mid-write leaves the previous epoch's file) and read with
 `torch.load(weights_only=True)`. A checkpoint made for other settings (its fingerprint differs)
-is ignored, never silently resumed.
+is ignored, never silently resumed, and so is one of an older FORMAT.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from csft import atomic
 
 log = logging.getLogger(__name__)
+
+FORMAT = 2  # 2: one loop (csft.training.loop): best weights per module, a step count
 
 
 def fingerprint(settings: Any) -> str:
@@ -42,7 +42,14 @@ class Checkpoint:
         self.phases: dict[str, dict] = {}
         if self.path.exists():
             stored = torch.load(self.path, weights_only=True)
-            if stored.get("fingerprint") == self.fingerprint:
+            if stored.get("format") != FORMAT:
+                log.warning(
+                    "ignoring %s: checkpoint format %s, this code resumes format %d only",
+                    self.path,
+                    stored.get("format", 1),
+                    FORMAT,
+                )
+            elif stored.get("fingerprint") == self.fingerprint:
                 self.phases = stored["phases"]
                 log.info("resuming from %s: %s", self.path, self.summary())
             else:
@@ -61,7 +68,9 @@ class Checkpoint:
     def save(self, name: str, state: dict) -> None:
         self.phases[name] = state
         with atomic.atomic_path(self.path) as tmp:
-            torch.save({"fingerprint": self.fingerprint, "phases": self.phases}, tmp)
+            torch.save(
+                {"format": FORMAT, "fingerprint": self.fingerprint, "phases": self.phases}, tmp
+            )
 
     def remove(self) -> None:
         """Once the job's outputs are written, the checkpoint has served its purpose."""
@@ -83,57 +92,9 @@ class LoopState:
     """What an early-stopping loop carries from epoch to epoch; saved whole each epoch."""
 
     best_loss: float = float("inf")
-    best_state: Any = None  # the best epoch's weights, restored at the end
+    best_state: Any = None  # the best epoch's weights per module, restored at the end
     stale: int = 0  # epochs since the best one
     history: list = field(default_factory=list)  # one row per finished epoch
     epoch: int = 0  # the last finished epoch
-    done: bool = False  # stopped early, or every epoch ran
-
-
-def resume_loop(
-    checkpoint: Checkpoint | None,
-    phase: str,
-    modules: dict[str, nn.Module],
-    optimizer: torch.optim.Optimizer,
-    scheduler,
-    generator: torch.Generator,
-    on_epoch: Callable[[int, dict], None],
-) -> LoopState:
-    """The loop state to start from: a fresh one, or the saved phase loaded back into the
-    modules, optimizer, scheduler and generators, its rows replayed through `on_epoch`."""
-    saved = checkpoint.phase(phase) if checkpoint else None
-    if not saved:
-        return LoopState()
-    for name, module in modules.items():
-        module.load_state_dict(saved[name])
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    restore_random_state(generator, saved["random"])
-    state = LoopState(**saved["loop"])
-    for epoch, row in enumerate(state.history, start=1):
-        on_epoch(epoch, row)
-    return state
-
-
-def save_loop(
-    checkpoint: Checkpoint | None,
-    phase: str,
-    state: LoopState,
-    modules: dict[str, nn.Module],
-    optimizer: torch.optim.Optimizer,
-    scheduler,
-    generator: torch.Generator,
-) -> None:
-    """Save everything `resume_loop` needs to go on after `state.epoch` (no-op without one)."""
-    if checkpoint is None:
-        return
-    checkpoint.save(
-        phase,
-        {
-            **{name: module.state_dict() for name, module in modules.items()},
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "random": random_state(generator),
-            "loop": dict(vars(state)),
-        },
-    )
+    steps: int = 0  # optimizer steps so far
+    done: bool = False  # stopped early, or the epoch or step budget is spent

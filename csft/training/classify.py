@@ -19,6 +19,7 @@ from csft.data.splits import ucr_validation_split
 from csft.data.ucr import UCRDataset, UCRSplit
 from csft.device import device_of
 from csft.models.csft import CSFTConfig, length_plan, place_on_grid
+from csft.training.loop import Loop
 
 log = logging.getLogger(__name__)
 
@@ -242,45 +243,42 @@ def fit_classifier(
     )
     val_y = torch.cat([g.y for g in val]) if val else torch.empty(0, dtype=torch.long)
     device = device_of(model)
-    best_loss, best_state, stale, history, done = float("inf"), None, 0, [], 0
-    while done < steps:
-        model.train()
+    loop = Loop(
+        name="classifier",
+        modules={"model": model},
+        optimizer=optimizer,
+        generator=generator,
+        max_steps=steps,
+        patience=config.patience,
+    )
+
+    def train_pass(epoch: int) -> dict[str, float]:
         losses = []
-        for g, batch in _batches(train, config.batch_size, generator):  # one pass
-            if done == steps:
+        for g, batch in _batches(train, config.batch_size, generator):
+            if loop.spent():
                 break
             if len(batch) < 2 and len(train[g].index) > 1:
                 continue  # BatchNorm-style layers cannot train on a single example
             optimizer.zero_grad()
             x, y = train[g].x[batch].to(device), train[g].y[batch].to(device)
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            done += 1
+            losses.append(loop.step(F.cross_entropy(model(x), y)))
         if not losses:
             raise ValueError(
                 f"no optimizer step in a pass: batch_size {config.batch_size} leaves only "
                 "single-series batches"
             )
-        row = {"train_loss": float(np.mean(losses)), "steps": done, "epoch": len(history) + 1}
-        if len(val_y):
-            logits = torch.cat([predict_logits(model, g.x, config.batch_size) for g in val])
-            row["val_loss"] = float(F.cross_entropy(logits, val_y))
-            row["val_accuracy"] = float((logits.argmax(1) == val_y).float().mean())
-        history.append(row)
-        if "val_loss" not in row:
-            continue
-        if row["val_loss"] < best_loss:
-            best_loss, stale = row["val_loss"], 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return history
+        return {"train_loss": float(np.mean(losses)), "steps": loop.state.steps, "epoch": epoch}
+
+    def validate(epoch: int) -> dict[str, float]:
+        if not len(val_y):
+            return {}
+        logits = torch.cat([predict_logits(model, g.x, config.batch_size) for g in val])
+        return {
+            "val_loss": float(F.cross_entropy(logits, val_y)),
+            "val_accuracy": float((logits.argmax(1) == val_y).float().mean()),
+        }
+
+    return loop.run(train_pass, validate)
 
 
 def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:

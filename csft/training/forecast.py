@@ -7,7 +7,6 @@ window dropped), which is also the early-stopping criterion.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from csft import metrics
 from csft.device import device_of
-from csft.training.checkpoint import Checkpoint, resume_loop, save_loop
+from csft.training.checkpoint import Checkpoint
+from csft.training.loop import Loop
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def train(
     batches (validation always sees every window as given; several validation sets: the mean
     of their MSEs, see validation_mse). With a `checkpoint`, the loop's
     whole state is saved after every epoch and a saved state is resumed (its rows replayed
-    through `on_epoch`), giving the uninterrupted run's result.
+    through `on_epoch`), giving the uninterrupted run's result (csft.training.loop).
     """
     train_loader = DataLoader(
         train_windows,
@@ -167,51 +167,32 @@ def train(
     if config.max_batches_per_epoch:
         steps = min(steps, config.max_batches_per_epoch)
     optimizer, scheduler = make_optimizer(model.parameters(), config, steps)
-    per_step = config.lr_schedule == "onecycle"
+    loop = Loop(
+        name="train",
+        modules={"model": model},
+        optimizer=optimizer,
+        generator=generator,
+        epochs=config.epochs,
+        patience=config.patience,
+        scheduler=scheduler,
+        per_step_schedule=config.lr_schedule == "onecycle",
+        checkpoint=checkpoint,
+        on_epoch=on_epoch,
+    )
     device = device_of(model)
     loss_fn = nn.MSELoss()
-    modules = {"model": model}
-    state = resume_loop(checkpoint, "train", modules, optimizer, scheduler, generator, on_epoch)
-    for epoch in range(state.epoch + 1, config.epochs + 1):
-        if state.done:
-            break
-        model.train()
-        lr = optimizer.param_groups[0]["lr"]
+
+    def train_epoch(epoch: int) -> dict[str, float]:
         losses = []
         for step, (x, y) in enumerate(train_loader):  # x: (B, L, C), y: (B, H, C)
             if step == config.max_batches_per_epoch > 0:
                 break
             optimizer.zero_grad()
             x, y = x.to(device), y.to(device)
-            loss = loss_fn(model(x), y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} in epoch {epoch}")
-            loss.backward()
-            optimizer.step()
-            if per_step:
-                scheduler.step()
-            losses.append(loss.item())
-        row = {
-            "train_loss": float(np.mean(losses)),
-            "val_loss": validation_mse(model, val_windows, config.eval_batch_size),
-            "lr": lr,
-        }
-        state.history.append(row)
-        on_epoch(epoch, row)
-        log.info(
-            "epoch %d: train %.6f  val %.6f  lr %.2e", epoch, row["train_loss"], row["val_loss"], lr
-        )
-        if row["val_loss"] < state.best_loss:
-            state.best_loss, state.stale = row["val_loss"], 0
-            state.best_state = copy.deepcopy(model.state_dict())
-        else:
-            state.stale += 1
-            state.done = state.stale >= config.patience
-            if state.done:
-                log.info("early stop after epoch %d (best val %.6f)", epoch, state.best_loss)
-        if not per_step and not state.done:
-            scheduler.step()
-        state.epoch, state.done = epoch, state.done or epoch == config.epochs
-        save_loop(checkpoint, "train", state, modules, optimizer, scheduler, generator)
-    model.load_state_dict(state.best_state)
-    return state.history
+            losses.append(loop.step(loss_fn(model(x), y)))
+        return {"train_loss": float(np.mean(losses))}
+
+    def validate(epoch: int) -> dict[str, float]:
+        return {"val_loss": validation_mse(model, val_windows, config.eval_batch_size)}
+
+    return loop.run(train_epoch, validate)

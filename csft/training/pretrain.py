@@ -8,14 +8,12 @@ its total loss is the early-stopping criterion.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -23,8 +21,9 @@ from torch.utils.data import DataLoader, Dataset
 from csft.device import device_of
 from csft.models.csft import CSFTEncoder
 from csft.models.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
-from csft.training.checkpoint import Checkpoint, resume_loop, save_loop
+from csft.training.checkpoint import Checkpoint
 from csft.training.classify import step_budget
+from csft.training.loop import Loop
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +111,32 @@ def evaluate(
 
 
 def ssl_step(
+    loop: Loop,
     encoder: CSFTEncoder,
     decoders: ReconstructionDecoders,
-    optimizer: torch.optim.Optimizer,
     x: torch.Tensor,
     ssl: SSLConfig,
-    where: str,
 ) -> dict[str, float]:
-    """One optimizer step of the SSL loss on a batch x: (B, T, C); its terms. A non-finite loss
-    is an error naming `where` (the epoch or step), before any weight changes."""
-    optimizer.zero_grad()
+    """One optimizer step of the SSL loss on a batch x: (B, T, C) through `loop` (which refuses
+    a non-finite loss); its terms."""
+    loop.optimizer.zero_grad()
     loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device_of(encoder))), ssl)
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"pretraining loss became {loss.item()} {where}")
-    loss.backward()
-    optimizer.step()
+    loop.step(loss)
     return terms
+
+
+def ssl_optimizer(
+    encoder: CSFTEncoder, decoders: ReconstructionDecoders, lr: float, weight_decay: float
+) -> torch.optim.AdamW:
+    """AdamW over the encoder and its decoders, which train together."""
+    parameters = list(encoder.parameters()) + list(decoders.parameters())
+    return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+
+
+def train_means(rows: list[dict[str, float]]) -> dict[str, float]:
+    """`train_<term>`: each term's mean over the batches (a term missing from some batches,
+    e.g. a level shallower grids lack: over the rest)."""
+    return {f"train_{key}": float(value) for key, value in pd.DataFrame(rows).mean().items()}
 
 
 def pretrain(
@@ -151,8 +160,8 @@ def pretrain(
     `batches(data, batch_size, training, generator)` cuts the data into (x (B, T, C), y)
     batches (default: forecasting windows); with no validation data at all (`val_windows`
     None) every epoch runs and the last weights are kept: nothing else may stand in for it.
-    A `checkpoint` saves the loop's state after every epoch and resumes a saved one, as in
-    csft.training.forecast.train.
+    A `checkpoint` saves the loop's state after every epoch and resumes a saved one
+    (csft.training.loop).
     """
     device = device_of(encoder)
     if decoders is None:
@@ -163,55 +172,35 @@ def pretrain(
         raise ValueError(
             f"{len(train_windows)} training windows is fewer than one batch of {config.batch_size}"
         )
-    parameters = list(encoder.parameters()) + list(decoders.parameters())
-    optimizer = torch.optim.AdamW(
-        parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+    optimizer = ssl_optimizer(encoder, decoders, config.learning_rate, config.weight_decay)
+    loop = Loop(
+        name="pretrain",
+        modules={"encoder": encoder, "decoders": decoders},
+        optimizer=optimizer,
+        generator=generator,
+        epochs=config.epochs,
+        patience=config.patience,
+        monitor="val_total",
+        scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs),
+        checkpoint=checkpoint,
+        on_epoch=on_epoch,
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    modules = {"encoder": encoder, "decoders": decoders}
-    state = resume_loop(checkpoint, "pretrain", modules, optimizer, scheduler, generator, on_epoch)
-    for epoch in range(state.epoch + 1, config.epochs + 1):
-        if state.done:
-            break
-        encoder.train()
-        decoders.train()
-        lr = optimizer.param_groups[0]["lr"]
-        rows: list[dict[str, float]] = []
+
+    def train_epoch(epoch: int) -> dict[str, float]:
         epoch_batches = train_loader
         if config.max_batches_per_epoch:  # the shuffled loader stops early: a seeded subset
             epoch_batches = itertools.islice(train_loader, config.max_batches_per_epoch)
-        for x, _ in epoch_batches:  # x: (B, T, C)
-            rows.append(ssl_step(encoder, decoders, optimizer, x, config.ssl, f"in epoch {epoch}"))
+        return train_means(
+            [ssl_step(loop, encoder, decoders, x, config.ssl) for x, _ in epoch_batches]
+        )
+
+    def validate(epoch: int) -> dict[str, float]:
         if val_windows is None:
-            val = {}
-        else:
-            val = evaluate(encoder, decoders, val_windows, config.batch_size, config.ssl, batches)
-        if not np.isfinite(val.get("total", 0.0)):
-            raise FloatingPointError(f"validation loss became {val['total']} in epoch {epoch}")
-        means = pd.DataFrame(rows).mean()  # a term missing from some batches: over the rest
-        row = {f"train_{key}": float(value) for key, value in means.items()}
-        row.update({f"val_{key}": value for key, value in val.items()})
-        row["lr"] = lr
-        state.history.append(row)
-        on_epoch(epoch, row)
-        log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.6f}" for k, v in row.items()))
-        if not val:
-            state.best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
-        elif row["val_total"] < state.best_loss:
-            state.best_loss, state.stale = row["val_total"], 0
-            state.best_state = copy.deepcopy((encoder.state_dict(), decoders.state_dict()))
-        else:
-            state.stale += 1
-            state.done = state.stale >= config.patience
-            if state.done:
-                log.info("early stop after epoch %d (best val %.6f)", epoch, state.best_loss)
-        if not state.done:
-            scheduler.step()
-        state.epoch, state.done = epoch, state.done or epoch == config.epochs
-        save_loop(checkpoint, "pretrain", state, modules, optimizer, scheduler, generator)
-    encoder.load_state_dict(state.best_state[0])
-    decoders.load_state_dict(state.best_state[1])
-    return state.history
+            return {}
+        val = evaluate(encoder, decoders, val_windows, config.batch_size, config.ssl, batches)
+        return {f"val_{key}": value for key, value in val.items()}
+
+    return loop.run(train_epoch, validate)
 
 
 @dataclass(frozen=True)
@@ -253,25 +242,24 @@ def pretrain_steps(
     are kept. One history row per pass (mean of each term, `steps` so far)."""
     device = device_of(encoder)
     decoders = ReconstructionDecoders(encoder.config).to(device)
-    parameters = list(encoder.parameters()) + list(decoders.parameters())
-    optimizer = torch.optim.AdamW(
-        parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+    optimizer = ssl_optimizer(encoder, decoders, config.learning_rate, config.weight_decay)
+    loop = Loop(
+        name="pretrain_steps",
+        modules={"encoder": encoder, "decoders": decoders},
+        optimizer=optimizer,
+        generator=generator,
+        max_steps=steps,
+        on_epoch=on_pass,
     )
-    encoder.train()
-    decoders.train()
-    history: list[dict[str, float]] = []
-    done = 0
-    while done < steps:
+
+    def train_pass(n: int) -> dict[str, float]:
         rows = []
         for x, _ in batches(data, config.batch_size, True, generator):  # x: (B, T, C)
-            if done == steps:
+            if loop.spent():
                 break
-            rows.append(ssl_step(encoder, decoders, optimizer, x, config.ssl, f"at step {done}"))
-            done += 1
+            rows.append(ssl_step(loop, encoder, decoders, x, config.ssl))
         if not rows:
             raise ValueError("pretraining data gave no batch")
-        row = {f"train_{k}": float(v) for k, v in pd.DataFrame(rows).mean().items()}
-        row["steps"] = done
-        history.append(row)
-        on_pass(len(history), row)
-    return history
+        return {**train_means(rows), "steps": loop.state.steps}
+
+    return loop.run(train_pass)

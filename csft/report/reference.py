@@ -1,0 +1,188 @@
+"""Reference results shipped with the repo: every check run's tables under reference/<name>/ with
+their provenance, and the docs' result tables generated from them, so a number lives in one
+place and cannot drift.
+
+    python -m csft.report.reference publish results/claims_check claims_check \
+        --configfile config/quick.yaml config/claims_check.yaml
+    python -m csft.report.reference render          # rewrite the marked blocks in README/docs
+    python -m csft.report.reference render --check  # exit 1 if a block differs (the test)
+
+A block in README.md or docs/*.md is marked
+
+    <!-- reference NAME/FILE.md -->
+    (generated: the provenance line, then the file's text)
+    <!-- /reference -->
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from csft import atomic
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reference"
+PROVENANCE = "provenance.json"
+TABLE_SUFFIXES = (".md", ".csv", ".json")
+BLOCK = re.compile(
+    r"(?P<open><!-- reference (?P<target>[\w.-]+/[\w.-]+) -->\n)"
+    r"(?P<body>.*?)(?P<close><!-- /reference -->)",
+    re.S,
+)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git(*args: str, cwd: Path) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def output_span_s(results: Path) -> float:
+    """Seconds from the first to the last file written under `results`: the run's wall time
+    when nothing else wrote there (a rerun that skipped finished jobs shortens it)."""
+    times = [p.stat().st_mtime for p in results.rglob("*") if p.is_file()]
+    return max(times) - min(times) if times else 0.0
+
+
+def provenance(
+    results: Path, configfiles: list[Path], wall_time_s: float | None, checkout: Path
+) -> dict:
+    """Where the tables came from: commit, configs (with hashes), machine, date, wall time."""
+    return {
+        "commit": _git("rev-parse", "HEAD", cwd=checkout),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=checkout)),
+        "configfiles": {str(p): _sha256(checkout / p) for p in configfiles},
+        "machine": {
+            "platform": platform.platform(),
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "date": dt.date.today().isoformat(),
+        "wall_time_s": round(output_span_s(results) if wall_time_s is None else wall_time_s),
+        "wall_time_source": "output timestamps" if wall_time_s is None else "stated",
+    }
+
+
+def publish(
+    results: Path,
+    name: str,
+    configfiles: list[Path],
+    wall_time_s: float | None = None,
+    checkout: Path = ROOT,
+    reference: Path = REFERENCE,
+) -> Path:
+    """Copy a finished run's tables (results/<run>/tables/*.md|csv|json) to reference/<name>/
+    with provenance.json beside them; refuses a run without tables."""
+    tables = sorted(p for p in (results / "tables").glob("*") if p.suffix in TABLE_SUFFIXES)
+    if not tables:
+        raise FileNotFoundError(f"{results / 'tables'}: no tables to publish (run unfinished?)")
+    missing = [str(p) for p in configfiles if not (checkout / p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"config file(s) not found under {checkout}: {missing}")
+    target = reference / name
+    target.mkdir(parents=True, exist_ok=True)
+    for table in tables:
+        with atomic.atomic_path(target / table.name) as tmp:
+            shutil.copyfile(table, tmp)
+    record = provenance(results, configfiles, wall_time_s, checkout)
+    atomic.write_text(target / PROVENANCE, json.dumps(record, indent=2) + "\n")
+    return target
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def provenance_line(name: str, record: dict) -> str:
+    """One italic line: run, commit, configs, machine, date, wall time."""
+    configs = " + ".join(f"`{Path(p).name}`" for p in record["configfiles"])
+    dirty = " (with uncommitted changes)" if record.get("dirty") else ""
+    machine = record["machine"]
+    return (
+        f"*`reference/{name}`: commit {record['commit'][:7]}{dirty}, {configs}, "
+        f"{machine['cpu_count']} CPU cores ({machine['cpu']}), {record['date']}, "
+        f"{_duration(record['wall_time_s'])} ({record['wall_time_source']}).*"
+    )
+
+
+def generated(target: str, reference: Path = REFERENCE) -> str:
+    """The text of a block: provenance line, then the file (its leading H1 dropped)."""
+    name, _, file = target.partition("/")
+    folder = reference / name
+    path = folder / file
+    if not path.is_file():
+        raise FileNotFoundError(f"reference block names {target}: {path} does not exist")
+    record = json.loads((folder / PROVENANCE).read_text())
+    text = path.read_text().strip("\n")
+    text = re.sub(r"\A# [^\n]*\n+", "", text)
+    return f"{provenance_line(name, record)}\n\n{text}\n"
+
+
+def render(text: str, reference: Path = REFERENCE) -> str:
+    """`text` with every marked block regenerated from reference/."""
+    return BLOCK.sub(lambda m: m["open"] + generated(m["target"], reference) + m["close"], text)
+
+
+def documents(root: Path = ROOT) -> list[Path]:
+    """The files that may hold blocks: README.md and docs/*.md."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def stale(root: Path = ROOT, reference: Path = REFERENCE) -> list[Path]:
+    """Documents whose blocks differ from what reference/ generates."""
+    return [p for p in documents(root) if render(p.read_text(), reference) != p.read_text()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m csft.report.reference",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    pub = commands.add_parser("publish", help="copy a finished run's tables to reference/NAME")
+    pub.add_argument("results", type=Path, help="the run's results_dir, e.g. results/claims_check")
+    pub.add_argument("name", help="reference/NAME")
+    pub.add_argument("--configfile", nargs="+", type=Path, required=True)
+    pub.add_argument("--wall-time-s", type=float, help="default: span of output timestamps")
+    pub.add_argument("--reference", type=Path, default=REFERENCE, help="default: %(default)s")
+    ren = commands.add_parser("render", help="regenerate the marked blocks in README/docs")
+    ren.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
+    args = parser.parse_args(argv)
+    if args.command == "publish":
+        print(publish(args.results, args.name, args.configfile, args.wall_time_s, Path.cwd(),
+                      args.reference))  # fmt: skip
+        return 0
+    if args.check:
+        outdated = stale()
+        for path in outdated:
+            print(f"{path}: stale reference block (python -m csft.report.reference render)")
+        return 1 if outdated else 0
+    for path in documents():
+        new = render(path.read_text())
+        if new != path.read_text():
+            atomic.write_text(path, new)
+            print(f"rewrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
