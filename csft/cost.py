@@ -35,7 +35,6 @@ import pandas as pd
 import yaml
 
 from csft.config import (
-    TORCH_CLASSIFIERS,
     analysis_settings,
     classifier_model,
     classify_settings,
@@ -45,6 +44,7 @@ from csft.config import (
 )
 from csft.data.custom import CustomDataset, custom_datasets
 from csft.data.splits import ett_segments
+from csft.models.registry import classifier_class
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -457,7 +457,7 @@ def job_work(config: Mapping, rule: str, wildcards: Mapping) -> list[Work] | flo
 def uses_accelerator(config: Mapping, rule: str, wildcards: Mapping) -> bool:
     """Whether the job would ask for a GPU (torch rules), as the rules' `gpu` resource does."""
     if rule == "train_classify":
-        return classifier_model(config, wildcards["classifier"]) in TORCH_CLASSIFIERS
+        return classifier_class(classifier_model(config, wildcards["classifier"])).uses_torch
     return rule in WORK
 
 
