@@ -44,6 +44,7 @@ from csft.config import (
 )
 from csft.data.custom import CustomDataset, custom_datasets
 from csft.data.splits import ett_segments
+from csft.models import registry
 from csft.models.registry import classifier_class
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -409,7 +410,7 @@ def work_train_classify(config, w) -> list[Work] | float:
         band = 2 * settings.get("window", 1.0) * shape["length"] + 1
         return DTW_CELL_SECONDS * shape["train"] * shape["test"] * shape["length"] * band
     if model == "ts2vec":
-        from baselines.ts2vec import TS2VecConfig
+        TS2VecConfig = registry.classifier_part("ts2vec").TS2VecConfig  # noqa: N806
 
         recipe = TS2VecConfig(**{k: v for k, v in settings.items() if k != "threads"})
         length = min(shape["timed_length"], recipe.max_train_length or shape["timed_length"])
@@ -565,7 +566,8 @@ def _ts2vec_step(item: Probe, settings: dict, device: str, steps: int = 4) -> fl
     """TS2Vec's seconds per step: its own fit on random series of the probe's length."""
     import numpy as np
 
-    from baselines.ts2vec import TS2VecConfig, fit_ts2vec
+    ts2vec = registry.classifier_part("ts2vec")  # csft reaches baselines through the registry
+    TS2VecConfig, fit_ts2vec = ts2vec.TS2VecConfig, ts2vec.fit_ts2vec  # noqa: N806
 
     settings = {k: v for k, v in settings.items() if k != "threads"}
     config = TS2VecConfig(**{**settings, "steps": steps})
