@@ -21,11 +21,10 @@ from csft.jobs.lengths import (
     represent_lengths,
     seed_similarity,
     series_similarity,
-    similarity_figure,
-    similarity_matrix,
     similarity_means,
 )
 from csft.models.csft import CSFTConfig, CSFTEncoder
+from csft.report.boundary import similarity_figure, similarity_matrix
 from csft.training.seeding import seed_everything
 
 LENGTHS = [64, 100, 127, 128, 200, 255, 256]
