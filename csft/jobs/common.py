@@ -15,7 +15,7 @@ import pandas as pd
 from csft import atomic, tracking
 from csft.data.custom import CustomDataset, custom_datasets, data_relpath
 from csft.data.ett import ETTSeries
-from csft.device import DEVICES, describe, resolve_device
+from csft.device import describe, resolve_device
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,22 @@ class Tracking:
     uri: str
     experiment: str
     run_name: str
+
+    def start(self, params: Mapping, tags: Mapping[str, str]):
+        """The job's one MLflow run here (csft.tracking.job_run), with `params` and `tags`."""
+        uri = tracking.tracking_uri(self.uri)
+        return tracking.job_run(uri, self.experiment, self.run_name, params, tags)
+
+
+class PlainDict:
+    """The settings as the one plain dict a rule passes (`to_dict`), and back (`from_dict`)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping):
+        return from_plain(cls, values)
 
 
 def tracking_for(config: Mapping, part: str, run_name: str) -> Tracking:
@@ -88,15 +104,13 @@ def check_recipe(field: str, recipe, config_cls: type, optional: bool = False) -
     """A recipe dict whose keys are fields of the loop's config (`config_cls`)."""
     if optional and recipe is None:
         return
-    check(isinstance(recipe, dict), field, recipe, "a mapping")
+    check_mapping(field, recipe)
     known = {f.name for f in dataclasses.fields(config_cls)}
     check(set(recipe) <= known, field, sorted(set(recipe) - known), f"keys among {sorted(known)}")
 
 
-def check_common(cls_name: str, device: str, architecture) -> None:
-    """The device and architecture every training job has."""
-    check_choice(f"{cls_name}.device", device, DEVICES)
-    check(isinstance(architecture, dict), f"{cls_name}.architecture", architecture, "a mapping")
+def check_mapping(field: str, value) -> None:
+    check(isinstance(value, dict), field, value, "a mapping")
 
 
 @dataclass

@@ -32,15 +32,15 @@ from csft.device import DEVICES, device_of, resolve_device
 from csft.jobs import pretrain as pretrain_job
 from csft.jobs.common import (
     JobData,
+    PlainDict,
     Tracking,
     check,
     check_choice,
-    check_common,
     check_int,
     check_ints,
+    check_mapping,
     check_recipe,
     device_tags,
-    from_plain,
     load_data,
     tracking_for,
     write_history,
@@ -104,7 +104,7 @@ class ForecastJob:
 
 
 @dataclass(frozen=True)
-class ForecastSettings:
+class ForecastSettings(PlainDict):
     """Everything one forecasting job runs with, resolved from the config once (`resolve`) and
     handed from the rule to the job whole, as one plain dict (`to_dict` / `from_dict`)."""
 
@@ -117,7 +117,7 @@ class ForecastSettings:
 
     def __post_init__(self) -> None:
         check(isinstance(self.job, ForecastJob), "ForecastSettings.job", self.job, "a ForecastJob")
-        check_common("ForecastSettings", self.job.device, self.architecture)
+        check_mapping("ForecastSettings.architecture", self.architecture)
         check_recipe("ForecastSettings.training", self.training, forecast.TrainingConfig)
         check_recipe("ForecastSettings.pretraining", self.pretraining, PretrainConfig, True)
         check_choice("ForecastSettings.mode", self.mode, MODES)
@@ -131,13 +131,6 @@ class ForecastSettings:
             "pretraining": dict(self.pretraining or {}),
             "mode": self.mode,
         }
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping) -> ForecastSettings:
-        return from_plain(cls, values)
 
 
 def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
@@ -448,17 +441,12 @@ def execute(
     data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
     pretrained = load_pretrained(settings, inputs.get("encoder"), data.series.n_channels)
     pretrained_tags = pretrained["tags"] if pretrained else {}
-    checkpoint = Checkpoint(
-        checkpoint_path,
-        {**settings.params(), "pretrained": pretrained_tags.get("pretrained.sha256"),
-         "data": data.sha256},
-    )  # fmt: skip
-    where = settings.tracking
-    with tracking.job_run(
-        tracking.tracking_uri(where.uri), where.experiment, where.run_name,
+    inputs_sha256 = {"pretrained": pretrained_tags.get("pretrained.sha256"), "data": data.sha256}
+    checkpoint = Checkpoint(checkpoint_path, {**settings.params(), **inputs_sha256})
+    with settings.tracking.start(
         params={**settings.params(), "config": config},
         tags={"track": job.track, **device_tags(job.device), **data.tags, **pretrained_tags},
-    ) as mlflow_run:  # fmt: skip
+    ) as mlflow_run:
         mlflow.log_dict(config, "config.yaml")
         for epoch, row in enumerate(pretrained["history"] if pretrained else [], start=1):
             tracking.log_metrics({f"pretrain_{k}": v for k, v in row.items()}, step=epoch)

@@ -19,7 +19,6 @@ series (csft.report.verdicts.mean_interval).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -33,17 +32,18 @@ from sklearn.metrics.pairwise import cosine_similarity, paired_cosine_distances
 
 from csft import atomic, tracking
 from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
-from csft.device import resolve_device
+from csft.device import DEVICES, resolve_device
 from csft.diagnostics import representation_health
 from csft.jobs.common import (
+    PlainDict,
     Tracking,
     check,
-    check_common,
+    check_choice,
     check_int,
     check_ints,
+    check_mapping,
     check_recipe,
     device_tags,
-    from_plain,
     tracking_for,
 )
 from csft.models.csft import CSFTConfig, CSFTEncoder, length_plan
@@ -481,7 +481,7 @@ def _plain(value):
 
 
 @dataclass(frozen=True)
-class LengthsSettings:
+class LengthsSettings(PlainDict):
     """Everything the boundary-lengths job runs with, resolved from the config once (`resolve`)
     and handed from the rule to the job whole, as one plain dict (`to_dict` / `from_dict`)."""
 
@@ -503,7 +503,8 @@ class LengthsSettings:
         check_int("LengthsSettings.n_series", self.n_series)
         check_int("LengthsSettings.stride", self.stride)
         check_ints("LengthsSettings.seeds", self.seeds, low=0)
-        check_common("LengthsSettings", self.device, self.architecture)
+        check_choice("LengthsSettings.device", self.device, DEVICES)
+        check_mapping("LengthsSettings.architecture", self.architecture)
         check_recipe("LengthsSettings.pretraining", self.pretraining, PretrainConfig)
 
     def params(self) -> dict:
@@ -517,13 +518,6 @@ class LengthsSettings:
             "architecture": dict(self.architecture),
             "pretraining": dict(self.pretraining),
         }
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping) -> LengthsSettings:
-        return from_plain(cls, values)
 
 
 def resolve(config: Mapping, wildcards: Mapping[str, str] | None = None) -> LengthsSettings:
@@ -665,11 +659,10 @@ def execute(settings: LengthsSettings, inputs: Mapping[str, str], outputs: Mappi
     test_values, test_where = split_stretch(series, "test", ETT_COLUMNS[1:].index(TARGET))
     cuts = cut_lengths(test_values, lengths, settings.n_series, settings.stride, test_where)
     train, val = (cut_every_channel(series, s, lengths, settings.stride) for s in ("train", "val"))
-    where = settings.tracking
-    with tracking.job_run(
-        tracking.tracking_uri(where.uri), where.experiment, where.run_name,
-        params=settings.params(), tags={**device_tags(settings.device), **data_tags},
-    ) as run:  # fmt: skip
+    with settings.tracking.start(
+        params=settings.params(),
+        tags={**device_tags(settings.device), **data_tags},
+    ) as run:
         trained, untrained, config = represent_seeds(settings, train, val, cuts)
         table, health = seed_similarity(trained), health_summary(trained)
         active, control = active_ctls(lengths, config), seed_similarity(untrained)

@@ -29,15 +29,15 @@ from csft.config import pretraining_settings, uf_eval_lookbacks
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import DEVICES, resolve_device
 from csft.jobs.common import (
+    PlainDict,
     Tracking,
     check,
     check_choice,
-    check_common,
     check_int,
     check_ints,
+    check_mapping,
     check_recipe,
     device_tags,
-    from_plain,
     load_data,
     tracking_for,
     write_history,
@@ -98,7 +98,7 @@ class PretrainJob:
 
 
 @dataclass(frozen=True)
-class PretrainSettings:
+class PretrainSettings(PlainDict):
     """Everything one pretraining job runs with, resolved from the config once (`resolve`) and
     handed from the rule to the job whole, as one plain dict (`to_dict` / `from_dict`)."""
 
@@ -109,7 +109,7 @@ class PretrainSettings:
 
     def __post_init__(self) -> None:
         check(isinstance(self.job, PretrainJob), "PretrainSettings.job", self.job, "a PretrainJob")
-        check_common("PretrainSettings", self.job.device, self.architecture)
+        check_mapping("PretrainSettings.architecture", self.architecture)
         check_recipe("PretrainSettings.pretraining", self.pretraining, PretrainConfig)
 
     def params(self) -> dict:
@@ -119,13 +119,6 @@ class PretrainSettings:
             "architecture": dict(self.architecture),
             "pretraining": dict(self.pretraining),
         }
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping) -> PretrainSettings:
-        return from_plain(cls, values)
 
 
 def resolve(config: Mapping, w: Mapping[str, str]) -> PretrainSettings:
@@ -292,12 +285,10 @@ def execute(
     data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
     shared = encoder_settings(job, settings.architecture, data.series.n_channels)
     checkpoint = Checkpoint(checkpoint_path, {**settings.params(), "data": data.sha256})
-    where = settings.tracking
-    with tracking.job_run(
-        tracking.tracking_uri(where.uri), where.experiment, where.run_name,
+    with settings.tracking.start(
         params={**settings.params(), "config": config},
         tags={**device_tags(job.device), **data.tags},
-    ) as mlflow_run:  # fmt: skip
+    ) as mlflow_run:
         mlflow.log_dict(config, "config.yaml")
         started = time.perf_counter()
         encoder, history = run(
