@@ -292,21 +292,34 @@ def analysis_variant(config: Mapping, name: str) -> Mapping:
     raise ValueError(f"no analysis variant {name!r} in the config")
 
 
-def analysis_settings(config: Mapping, variant: str, dataset: str, horizon: int) -> dict:
-    """What one analysis job trains: the variant's model with that model's resolved recipe for
-    (dataset, horizon), and the variant's architecture settings on top."""
-    entry = analysis_variant(config, variant)
-    settings = config["models"][entry["model"]]
+def model_settings(config: Mapping, model: str, dataset: str, horizon: int) -> dict:
+    """What one forecasting job of `model` trains with on (dataset, horizon): its resolved
+    architecture and recipe, its pretraining recipe and its mode."""
+    settings = config["models"][model]
     return {
-        "model": entry["model"],
-        "architecture": {
-            **resolve_architecture(settings, dataset, horizon),
-            **entry.get("architecture", {}),
-        },
+        "model": model,
+        "architecture": resolve_architecture(settings, dataset, horizon),
         "training": resolve_training(settings, dataset, horizon),
         "pretraining": settings.get("pretraining"),
         "mode": settings.get("mode", "finetune"),
     }
+
+
+def analysis_settings(config: Mapping, variant: str, dataset: str, horizon: int) -> dict:
+    """What one analysis job trains: the variant's model with that model's resolved recipe for
+    (dataset, horizon), and the variant's architecture settings on top."""
+    entry = analysis_variant(config, variant)
+    settings = model_settings(config, entry["model"], dataset, horizon)
+    settings["architecture"].update(entry.get("architecture", {}))
+    return settings
+
+
+def uf_eval_lookbacks(config: Mapping, low: int, high: int) -> list[int]:
+    """The fixed look-backs a uf model of interval [low, high) is tested at."""
+    for interval in config["forecast_uf"]["intervals"]:
+        if (interval["low"], interval["high"]) == (low, high):
+            return interval["eval_lookbacks"]
+    raise ValueError(f"no uf interval [{low}, {high}) in the config")
 
 
 def classify_variant(config: Mapping, name: str) -> dict:

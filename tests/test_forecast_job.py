@@ -1,11 +1,17 @@
 """One forecasting job end to end (main and uf tracks, fine-tune and probe) on real ETTh1."""
 
+import dataclasses
+import re
+
 import pytest
 import torch
+from tiny_study import resolved_tiny_config
 
 from csft.data.ett import CroppedWindows, ETTSeries, ForecastWindows, RandomLookbackCollate
 from csft.jobs import pretrain as pretrain_job
-from csft.jobs.forecast import ForecastJob, run
+from csft.jobs.common import Tracking
+from csft.jobs.forecast import ForecastJob, ForecastSettings, resolve, run
+from csft.training.checkpoint import fingerprint
 
 HORIZON = 24
 TINY_CSFT = {"d_model": 8, "n_heads": 2}
@@ -154,3 +160,76 @@ def test_same_seed_same_metrics_other_seed_other_metrics(etth1, pretrained):
     assert history == history_again
     other, _ = metrics(4)
     assert all(other[k] != first[k] for k in ("test_mse", "test_mae"))
+
+
+MAIN = {"model": "patchtst", "dataset": "ETTh1", "lookback": "96", "horizon": "24", "seed": "2"}
+UF = {"model": "csft", "dataset": "ETTh1", "low": "64", "high": "128", "placement": "crop"}
+ANALYSIS = {"variant": "csft_residual", "dataset": "ETTh1", "horizon": "24", "seed": "1"}
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    return resolved_tiny_config(tmp_path_factory.mktemp("config"))
+
+
+def test_settings_resolve_every_field_of_each_kind_of_job(config):
+    models = config["models"]
+    main = resolve(config, MAIN)
+    assert main.job == ForecastJob("patchtst", "ETTh1", 24, 2, (96, 97), (96,), "M", "auto")
+    assert main.architecture == models["patchtst"]["architecture"]
+    assert main.training == models["patchtst"]["training"]
+    assert (main.pretraining, main.mode) == (models["patchtst"].get("pretraining"), "finetune")
+    uri = config["tracking"]["uri"]
+    assert main.tracking == Tracking(uri, "tiny/forecast", "patchtst/ETTh1/L96/H24/2")
+    uf = resolve(config, {**UF, "horizon": "24", "seed": "1"})
+    assert uf.job == ForecastJob("csft", "ETTh1", 24, 1, (64, 128), (64, 127), "M", "auto")
+    assert uf.architecture == {**models["csft"]["architecture"], "placement": "crop"}
+    assert uf.pretraining == models["csft"]["pretraining"]
+    assert uf.tracking.run_name == "csft/ETTh1/uf64-128/crop/H24/1"
+    analysis = resolve(config, ANALYSIS)
+    assert analysis.job == ForecastJob("csft", "ETTh1", 24, 1, (64, 65), (64,), "M", "auto")
+    assert analysis.architecture == {**models["csft"]["architecture"], "fusion": "residual"}
+    assert analysis.training == models["csft"]["training"]
+    assert analysis.tracking.experiment == "tiny/ablation"
+    assert analysis.tracking.run_name == "csft_residual/ETTh1/L64/H24/1"
+
+
+def test_settings_travel_as_one_plain_dict_and_serialise_once(config):
+    for wildcards in (MAIN, {**UF, "horizon": "24", "seed": "1"}, ANALYSIS):
+        settings = resolve(config, wildcards)
+        assert ForecastSettings.from_dict(settings.to_dict()) == settings
+        params = settings.params()  # MLflow's params and the checkpoint's fingerprint
+        assert set(params) == {"job", "architecture", "training", "pretraining", "mode"}
+        again = ForecastSettings.from_dict(settings.to_dict()).params()
+        assert fingerprint(again) == fingerprint(params)
+    other = dataclasses.replace(settings, training={**settings.training, "epochs": 9})
+    assert fingerprint(other.params()) != fingerprint(settings.params())
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("job", "horizon"), 0, "ForecastJob.horizon: expected an integer >= 1, got 0"),
+        (("job", "seed"), "1", "ForecastJob.seed"),
+        (("job", "train_lookbacks"), [97, 96], "ForecastJob.train_lookbacks"),
+        (("job", "eval_lookbacks"), [], "ForecastJob.eval_lookbacks"),
+        (("job", "features"), "MS", "ForecastJob.features"),
+        (("job", "device"), "gpu", "ForecastJob.device"),
+        (("architecture",), None, "ForecastSettings.architecture"),
+        (("training", "epoch"), 3, "ForecastSettings.training: expected keys among"),
+        (("mode",), "freeze", "ForecastSettings.mode: expected one of ['finetune', 'probe']"),
+        (("job", "horizon_s"), 1, "ForecastJob: unknown field(s) ['horizon_s']"),
+        (("tracking", "run"), "x", "Tracking: unknown field(s) ['run']"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(config, path, value, named):
+    values = resolve(config, MAIN).to_dict()
+    target = values
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValueError, match=re.escape(named)):
+        ForecastSettings.from_dict(values)
+    del values["mode"]
+    with pytest.raises(ValueError, match=re.escape("missing field(s) ['mode']")):
+        ForecastSettings.from_dict(values)

@@ -3,13 +3,17 @@ similarity of multi-length pretrained encoders over seeds, the verdict's known a
 synthetic H_L (collapse cannot pass) and the errors users meet."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_study import BOUNDARY_LENGTHS, resolved_tiny_config
 
+from csft.jobs.common import Tracking
 from csft.jobs.lengths import (
     KINDS,
+    LengthsSettings,
     active_ctls,
     boundary_verdict,
     centered_status,
@@ -19,13 +23,13 @@ from csft.jobs.lengths import (
     length_table,
     pretrain_multi_length,
     represent_lengths,
+    resolve,
     seed_similarity,
     series_similarity,
-    similarity_figure,
-    similarity_matrix,
     similarity_means,
 )
 from csft.models.csft import CSFTConfig, CSFTEncoder
+from csft.report.boundary import similarity_figure, similarity_matrix
 from csft.training.seeding import seed_everything
 
 LENGTHS = [64, 100, 127, 128, 200, 255, 256]
@@ -249,3 +253,48 @@ def test_lengths_beyond_the_encoder_are_named(encoders_and_cuts, signal):
     encoder = encoders_and_cuts[0][SEEDS[0]]
     with pytest.raises(ValueError, match=r"lengths \[512\] are beyond .*\[256, 512\)"):
         represent_lengths(encoder, cut_lengths(signal, [256, 512], n_series=4, stride=10))
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    return resolved_tiny_config(tmp_path_factory.mktemp("config"))
+
+
+def test_settings_resolve_every_field_of_the_study(config):
+    settings = resolve(config)
+    study = config["analysis"]["lengths"]
+    assert settings == LengthsSettings(
+        dataset="ETTh1",
+        lengths=tuple(BOUNDARY_LENGTHS),
+        n_series=study["n_series"],
+        stride=study["stride"],
+        seeds=(1, 2),
+        architecture={**config["models"]["csft"]["architecture"], "d_max": 16},
+        pretraining=study["pretraining"],
+        device="auto",
+        tracking=Tracking(config["tracking"]["uri"], "tiny/lengths", "boundary_lengths/ETTh1"),
+    )
+    assert LengthsSettings.from_dict(settings.to_dict()) == settings
+    assert settings.params()["lengths"] == " ".join(map(str, BOUNDARY_LENGTHS))
+    assert set(settings.params()) == {
+        "dataset", "lengths", "n_series", "stride", "seeds", "architecture", "pretraining",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("lengths", [], "LengthsSettings.lengths: expected a non-empty list"),
+        ("lengths", [128, 64], "LengthsSettings.lengths: expected distinct lengths in ascending"),
+        ("n_series", 0, "LengthsSettings.n_series: expected an integer >= 1, got 0"),
+        ("stride", True, "LengthsSettings.stride"),
+        ("seeds", [-1], "LengthsSettings.seeds"),
+        ("device", "gpu", "LengthsSettings.device"),
+        ("pretraining", {"epochz": 1}, "LengthsSettings.pretraining: expected keys among"),
+        ("n_seeds", 2, "LengthsSettings: unknown field(s) ['n_seeds']"),
+    ],
+)
+def test_bad_study_settings_are_refused_naming_the_field(config, field, value, named):
+    values = {**resolve(config).to_dict(), field: value}
+    with pytest.raises(ValueError, match=re.escape(named)):
+        LengthsSettings.from_dict(values)

@@ -3,13 +3,16 @@ the file it hands over (weights-only, with its settings) and the refusals a user
 
 import itertools
 import pickle
+import re
 
 import pytest
 import torch
+from tiny_study import resolved_tiny_config
 
 from csft.config import check_pretraining, pretraining_settings, resolve_architecture
 from csft.data.ett import ETTSeries
 from csft.jobs import pretrain as pretrain_job
+from csft.jobs.common import Tracking
 
 TINY_CSFT = {"d_model": 8, "n_heads": 2}
 PRETRAINING = {"epochs": 2, "batch_size": 16, "max_batches_per_epoch": 2}
@@ -166,3 +169,80 @@ def test_interval_pretraining_sees_the_lengths_it_serves(mirror, monkeypatch):
     with pytest.raises(ValueError, match="needs 127"):
         pretrain_job.run(job, ETTSeries.load(mirror / "ETT-small" / "ETTh1.csv", "ETTh1", 64),
                          TINY_CSFT, PRETRAINING)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    return resolved_tiny_config(tmp_path_factory.mktemp("config"))
+
+
+def test_settings_resolve_every_field_of_each_kind_of_pretraining(config):
+    csft = config["models"]["csft"]
+    main = pretrain_job.resolve(
+        config,
+        {"group": "forecast", "name": "csft", "dataset": "ETTh1", "lookback": "64", "seed": "2"},
+    )
+    assert main.job == pretrain_job.PretrainJob("ETTh1", 64, 2, "M", "auto")
+    assert (main.architecture, main.pretraining) == (csft["architecture"], csft["pretraining"])
+    assert main.tracking == Tracking(
+        config["tracking"]["uri"], "tiny/pretrain", "forecast/csft/ETTh1/L64/2"
+    )
+    variant = pretrain_job.resolve(
+        config,
+        {
+            "group": "analysis",
+            "name": "csft_residual",
+            "dataset": "ETTh1",
+            "lookback": "64",
+            "seed": "1",
+        },
+    )
+    assert variant.architecture == {**csft["architecture"], "fusion": "residual"}
+    uf = pretrain_job.resolve(
+        config,
+        {
+            "model": "csft",
+            "dataset": "ETTh1",
+            "low": "64",
+            "high": "128",
+            "placement": "crop",
+            "seed": "1",
+        },
+    )
+    assert uf.job == pretrain_job.PretrainJob("ETTh1", 64, 1, "M", "auto", (64, 128), (64, 127))
+    assert uf.architecture == {**csft["architecture"], "placement": "crop"}
+    assert uf.tracking.run_name == "forecast_uf/csft/ETTh1/I64-128/crop/1"
+    for settings in (main, variant, uf):
+        assert pretrain_job.PretrainSettings.from_dict(settings.to_dict()) == settings
+        assert set(settings.params()) == {"job", "architecture", "pretraining"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("job", "lookback"), -1, "PretrainJob.lookback: expected an integer >= 1, got -1"),
+        (("job", "seed"), 1.5, "PretrainJob.seed"),
+        (("job", "interval"), [64], "PretrainJob.interval: expected 2 items"),
+        (("job", "device"), "tpu", "PretrainJob.device"),
+        (("pretraining", "epoch"), 1, "PretrainSettings.pretraining: expected keys among"),
+        (("pretraining",), None, "PretrainSettings.pretraining: expected a mapping"),
+        (("architecture",), "csft", "PretrainSettings.architecture: expected a mapping"),
+        (("placement",), "crop", "PretrainSettings: unknown field(s) ['placement']"),
+    ],
+)
+def test_bad_pretraining_settings_are_refused_naming_the_field(config, path, value, named):
+    wildcards = {
+        "model": "csft",
+        "dataset": "ETTh1",
+        "low": "64",
+        "high": "128",
+        "placement": "crop",
+        "seed": "1",
+    }
+    values = pretrain_job.resolve(config, wildcards).to_dict()
+    target = values
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValueError, match=re.escape(named)):
+        pretrain_job.PretrainSettings.from_dict(values)

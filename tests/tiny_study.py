@@ -134,6 +134,15 @@ def tiny_config(root: Path) -> dict:
     }
 
 
+def resolved_tiny_config(root: Path) -> dict:
+    """The tiny config as a rule sees it: validated, the schema's defaults filled in."""
+    from snakemake.utils import validate
+
+    config = tiny_config(root)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
 def write_config(root: Path, config: dict) -> Path:
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -11,27 +11,56 @@ CSFT starts from an encoder pretrained once for every horizon (csft.jobs.pretrai
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import mlflow
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from csft import atomic, diagnostics, metrics
+from csft import atomic, diagnostics, metrics, tracking
+from csft.config import analysis_settings, model_settings, uf_eval_lookbacks
 from csft.data.custom import CustomDataset
+from csft.data.download import sha256_of
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
-from csft.device import device_of, resolve_device
+from csft.device import DEVICES, device_of, resolve_device
+from csft.jobs import pretrain as pretrain_job
+from csft.jobs.common import (
+    JobData,
+    PlainDict,
+    Tracking,
+    check,
+    check_choice,
+    check_int,
+    check_ints,
+    check_mapping,
+    check_recipe,
+    device_tags,
+    load_data,
+    tracking_for,
+    write_history,
+)
 from csft.models.csft import CSFT
-from csft.models.registry import build_model, model_class, model_target, register
+from csft.models.registry import (
+    build_model,
+    model_class,
+    model_target,
+    register,
+    register_config_models,
+)
 from csft.training import forecast
 from csft.training.checkpoint import Checkpoint
+from csft.training.pretrain import PretrainConfig
 from csft.training.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 
+MODES = ("finetune", "probe")
 MetricLogger = Callable[[dict[str, float], int | None], None]
 DIAGNOSTIC_BATCH = 32  # validation windows the per-epoch diagnostics are computed on
 FEATURE_WINDOWS = 256  # test windows (x channels) whose frozen features the analyses compare
@@ -50,6 +79,19 @@ class ForecastJob:
     features: str = "M"
     device: str = "cpu"  # the config's device: auto | cpu | cuda (csft.device)
 
+    def __post_init__(self) -> None:
+        for name in ("model", "dataset"):
+            value = getattr(self, name)
+            check(isinstance(value, str), f"ForecastJob.{name}", value, "a string")
+        check_int("ForecastJob.horizon", self.horizon)
+        check_int("ForecastJob.seed", self.seed, low=0)
+        check_ints("ForecastJob.train_lookbacks", self.train_lookbacks, size=2)
+        low, high = self.train_lookbacks
+        check(low < high, "ForecastJob.train_lookbacks", self.train_lookbacks, "[low, high)")
+        check_ints("ForecastJob.eval_lookbacks", self.eval_lookbacks)
+        check_choice("ForecastJob.features", self.features, ("M", "S"))
+        check_choice("ForecastJob.device", self.device, DEVICES)
+
     @property
     def track(self) -> str:
         low, high = self.train_lookbacks
@@ -59,6 +101,66 @@ class ForecastJob:
     def max_lookback(self) -> int:
         """Windows are cut for this look-back, so shorter ones share their forecast targets."""
         return max(self.train_lookbacks[1] - 1, *self.eval_lookbacks)
+
+
+@dataclass(frozen=True)
+class ForecastSettings(PlainDict):
+    """Everything one forecasting job runs with, resolved from the config once (`resolve`) and
+    handed from the rule to the job whole, as one plain dict (`to_dict` / `from_dict`)."""
+
+    job: ForecastJob
+    architecture: dict  # the model's, its dataset's overrides applied (uf: with the placement)
+    training: dict  # the recipe (csft.training.forecast.TrainingConfig)
+    pretraining: dict | None  # the recipe of the encoder it fine-tunes; None: no pretraining
+    mode: str  # finetune | probe (the pretrained encoder frozen)
+    tracking: Tracking
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.job, ForecastJob), "ForecastSettings.job", self.job, "a ForecastJob")
+        check_mapping("ForecastSettings.architecture", self.architecture)
+        check_recipe("ForecastSettings.training", self.training, forecast.TrainingConfig)
+        check_recipe("ForecastSettings.pretraining", self.pretraining, PretrainConfig, True)
+        check_choice("ForecastSettings.mode", self.mode, MODES)
+
+    def params(self) -> dict:
+        """What decides the job's result: its MLflow params and its checkpoint's fingerprint."""
+        return {
+            "job": dataclasses.asdict(self.job),
+            "architecture": dict(self.architecture),
+            "training": dict(self.training),
+            "pretraining": dict(self.pretraining or {}),
+            "mode": self.mode,
+        }
+
+
+def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
+    """The settings of the job a rule's wildcards `w` name: a main-track run (`lookback`), a uf
+    run (`low`, `high`, `placement`) or an analysis variant (`variant`, analysis look-back)."""
+    dataset, horizon, seed = w["dataset"], int(w["horizon"]), int(w["seed"])
+    if "variant" in w:
+        lookback = int(config["analysis"]["lookback"])
+        resolved = analysis_settings(config, w["variant"], dataset, horizon)
+        lookbacks = (lookback, lookback + 1), (lookback,)
+        part, name = "ablation", f"{w['variant']}/{dataset}/L{lookback}"
+    elif "placement" in w:
+        low, high = int(w["low"]), int(w["high"])
+        resolved = model_settings(config, w["model"], dataset, horizon)
+        resolved["architecture"]["placement"] = w["placement"]
+        lookbacks = (low, high), tuple(uf_eval_lookbacks(config, low, high))
+        part, name = "forecast", f"{w['model']}/{dataset}/uf{low}-{high}/{w['placement']}"
+    else:
+        lookback = int(w["lookback"])
+        resolved = model_settings(config, w["model"], dataset, horizon)
+        lookbacks = (lookback, lookback + 1), (lookback,)
+        part, name = "forecast", f"{w['model']}/{dataset}/L{lookback}"
+    job = ForecastJob(
+        resolved["model"], dataset, horizon, seed, *lookbacks,
+        features=config["ett"]["features"], device=config["device"],
+    )  # fmt: skip
+    return ForecastSettings(
+        job, resolved["architecture"], resolved["training"], resolved["pretraining"],
+        resolved["mode"], tracking_for(config, part, f"{name}/H{horizon}/{seed}"),
+    )  # fmt: skip
 
 
 @dataclass
@@ -254,3 +356,109 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, ForecastJob, d
     model = cls(cls.Config(**payload["model_config"]))
     model.load_state_dict(payload["state"])
     return model.eval(), job, payload["training"], payload
+
+
+def load_pretrained(settings: ForecastSettings, path: str | None, n_channels: int) -> dict | None:
+    """The payload of the encoder this job fine-tunes (None without one), refused if it was
+    pretrained under other settings than the job's."""
+    if path is None:
+        return None
+    job, uf = settings.job, settings.job.track == "uf"
+    pretrain = pretrain_job.PretrainJob(
+        job.dataset, job.train_lookbacks[0], job.seed, job.features,
+        interval=job.train_lookbacks if uf else None,
+        eval_lookbacks=job.eval_lookbacks if uf else (),
+    )  # fmt: skip
+    shared = pretrain_job.encoder_settings(pretrain, settings.architecture, n_channels)
+    payload = pretrain_job.load_encoder(path, shared)
+    payload["tags"] = {
+        "pretrained.encoder": str(path),
+        "pretrained.sha256": sha256_of(path),
+        "pretrained.mlflow_run_id": payload["mlflow_run_id"],
+    }
+    return payload
+
+
+def summary_metrics(result: JobResult, track: str, seconds: float, pretrained: dict | None) -> dict:
+    """The run's final metrics: time, size, each look-back's test scores (suffixed _L<T> on the
+    uf track), the best validation loss and the epochs run."""
+    summary = {"train_seconds": seconds, "n_parameters": n_parameters(result.model)}
+    if pretrained:  # the shared pretraining's time, apart: train_seconds is this job's own
+        summary["pretrain_seconds"] = pretrained["seconds"]
+    for record in result.records:
+        suffix = "" if track == "main" else f"_L{record['lookback']}"
+        summary.update(
+            {f"{k}{suffix}": v for k, v in record.items() if k.startswith(("test_", "n_test"))}
+        )
+    summary.update(best_val_loss=result.records[0]["best_val_loss"], epochs_run=len(result.history))
+    return summary
+
+
+def n_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def write_features(path: str, result: JobResult, model: str) -> None:
+    """The frozen test features the analyses compare, and their statistics as metrics."""
+    if result.features is None:
+        raise ValueError(f"{model} has no represent(): no features to analyse")
+    statistics = diagnostics.feature_correlation(result.features)
+    statistics["pca_fraction_80"] = diagnostics.components_for_variance(result.features)
+    tracking.log_metrics({f"feature_{k}": v for k, v in statistics.items()})
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, features=result.features)
+
+
+def write_outputs(
+    outputs: Mapping[str, str], settings: ForecastSettings, result: JobResult, data: JobData,
+    run_id: str, seconds: float,
+) -> None:  # fmt: skip
+    """The fitted model (also an MLflow artifact), test examples, features (the analyses'
+    jobs), history and the per-look-back metrics records."""
+    job = settings.job
+    save_model(outputs["model"], result.model, job, settings.training, data.sha256, data.custom)
+    mlflow.log_artifact(outputs["model"])
+    with atomic.atomic_path(outputs["examples"]) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **result.examples)
+    if "features" in outputs:
+        write_features(outputs["features"], result, job.model)
+    write_history(outputs["history"], result.history)
+    extra = {"train_seconds": seconds, "n_parameters": n_parameters(result.model)}
+    records = [{**r, **extra, "mlflow_run_id": run_id} for r in result.records]
+    atomic.write_text(outputs["metrics"], json.dumps(records, indent=2, sort_keys=True))
+
+
+def execute(
+    settings: ForecastSettings, inputs: Mapping[str, str], outputs: Mapping[str, str],
+    config: Mapping, checkpoint_path: str,
+) -> None:  # fmt: skip
+    """The whole job: data (`inputs` csv, and encoder when it fine-tunes one) -> fit -> test,
+    everything logged to one MLflow run (the pretraining's history replayed as pretrain_*, so
+    every run shows its whole training) and written to `outputs`. A killed job resumes from
+    its checkpoint, made for the same settings, data and encoder only."""
+    register_config_models(config)  # models of your own (models.<name>.class)
+    job = settings.job
+    data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
+    pretrained = load_pretrained(settings, inputs.get("encoder"), data.series.n_channels)
+    pretrained_tags = pretrained["tags"] if pretrained else {}
+    inputs_sha256 = {"pretrained": pretrained_tags.get("pretrained.sha256"), "data": data.sha256}
+    checkpoint = Checkpoint(checkpoint_path, {**settings.params(), **inputs_sha256})
+    with settings.tracking.start(
+        params={**settings.params(), "config": config},
+        tags={"track": job.track, **device_tags(job.device), **data.tags, **pretrained_tags},
+    ) as mlflow_run:
+        mlflow.log_dict(config, "config.yaml")
+        for epoch, row in enumerate(pretrained["history"] if pretrained else [], start=1):
+            tracking.log_metrics({f"pretrain_{k}": v for k, v in row.items()}, step=epoch)
+        started = time.perf_counter()
+        result = run(
+            job, data.series, dict(settings.architecture), dict(settings.training),
+            pretrained["state"] if pretrained else None, settings.mode,
+            lambda values, step: tracking.log_metrics(values, step=step), checkpoint,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        resolved = dataclasses.asdict(result.model.config)
+        tracking.log_params({f"resolved_model.{k}": v for k, v in resolved.items()})
+        tracking.log_metrics(summary_metrics(result, job.track, seconds, pretrained))
+        write_outputs(outputs, settings, result, data, mlflow_run.info.run_id, seconds)
+    checkpoint.remove()  # every output is written

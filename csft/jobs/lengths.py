@@ -19,17 +19,36 @@ series (csft.report.verdicts.mean_interval).
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from itertools import combinations
 
+import mlflow
 import numpy as np
 import pandas as pd
 from sklearn.metrics.pairwise import cosine_similarity, paired_cosine_distances
 
-from csft.device import resolve_device
+from csft import atomic, tracking
+from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
+from csft.device import DEVICES, resolve_device
 from csft.diagnostics import representation_health
+from csft.jobs.common import (
+    PlainDict,
+    Tracking,
+    check,
+    check_choice,
+    check_int,
+    check_ints,
+    check_mapping,
+    check_recipe,
+    device_tags,
+    tracking_for,
+)
 from csft.models.csft import CSFTConfig, CSFTEncoder, length_plan
+from csft.report import plots
+from csft.report.boundary import similarity_figure, similarity_matrix
 from csft.report.verdicts import NO_DIFFERENCE, interval_text, mean_interval
 from csft.training.classify import GroupBatches, csft_groups, represent_groups
 from csft.training.pretrain import PretrainConfig, pretrain
@@ -241,15 +260,6 @@ def similarity_means(table: pd.DataFrame) -> pd.DataFrame:
     over_seeds = per_seed.groupby(["T_i", "T_j"])[KINDS].mean().reset_index().assign(seed="mean")
     both = pd.concat([per_seed.astype({"seed": object}), over_seeds], ignore_index=True)
     return both.melt(["seed", "T_i", "T_j"], KINDS, var_name="kind", value_name="similarity")
-
-
-def similarity_matrix(table: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """T x T mean over seeds and series of `kind`, symmetric, NaN on the diagonal (a vector
-    with itself is not measured)."""
-    means = table.groupby(["T_i", "T_j"])[kind].mean().unstack()
-    lengths = sorted({*means.index, *means.columns})
-    matrix = means.reindex(index=lengths, columns=lengths)
-    return matrix.combine_first(matrix.T).rename_axis(index="T_i", columns="T_j")
 
 
 def _same_interval(table: pd.DataFrame, active_ctls: pd.Series) -> np.ndarray:
@@ -470,48 +480,200 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _heatmap(ax, matrix: pd.DataFrame, depth: np.ndarray, title: str, label: str) -> None:
-    """One T x T panel: values written in the cells, the blank diagonal left blank, red lines
-    where the depth changes (a log2 interval boundary)."""
-    lengths, n = list(matrix.index), len(matrix)
-    image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis", origin="upper")
-    ax.set_xticks(range(n), [str(t) for t in lengths], rotation=45)
-    ax.set_yticks(range(n), [str(t) for t in lengths])
-    for i in np.flatnonzero(np.diff(depth)):  # between index i and i + 1 the depth changes
-        ax.axhline(i + 0.5, color="red", lw=1.5)
-        ax.axvline(i + 0.5, color="red", lw=1.5)
-    for i, j in np.ndindex(n, n):
-        value = matrix.iat[i, j]
-        if np.isfinite(value):
-            color = "black" if image.norm(value) > 0.5 else "white"  # readable on viridis
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
-    ax.set_xlabel("T_j")
-    ax.set_ylabel("T_i")
-    ax.set_title(title)
-    ax.figure.colorbar(image, ax=ax, label=label)
+@dataclass(frozen=True)
+class LengthsSettings(PlainDict):
+    """Everything the boundary-lengths job runs with, resolved from the config once (`resolve`)
+    and handed from the rule to the job whole, as one plain dict (`to_dict` / `from_dict`)."""
+
+    dataset: str  # an ETT set; its test split's OT channel is cut at every length
+    lengths: tuple[int, ...]  # ascending
+    n_series: int  # test series cut at every length
+    stride: int  # rows between consecutive series' end points
+    seeds: tuple[int, ...]  # one encoder each
+    architecture: dict  # CSFT's, the study's overrides applied
+    pretraining: dict  # the recipe (csft.training.pretrain.PretrainConfig)
+    device: str  # auto | cpu | cuda (csft.device)
+    tracking: Tracking
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.dataset, str), "LengthsSettings.dataset", self.dataset, "a string")
+        check_ints("LengthsSettings.lengths", self.lengths)
+        check(list(self.lengths) == sorted(set(self.lengths)), "LengthsSettings.lengths",
+              self.lengths, "distinct lengths in ascending order")  # fmt: skip
+        check_int("LengthsSettings.n_series", self.n_series)
+        check_int("LengthsSettings.stride", self.stride)
+        check_ints("LengthsSettings.seeds", self.seeds, low=0)
+        check_choice("LengthsSettings.device", self.device, DEVICES)
+        check_mapping("LengthsSettings.architecture", self.architecture)
+        check_recipe("LengthsSettings.pretraining", self.pretraining, PretrainConfig)
+
+    def params(self) -> dict:
+        """What decides the study's result, as its MLflow params."""
+        return {
+            "dataset": self.dataset,
+            "lengths": " ".join(map(str, self.lengths)),
+            "n_series": self.n_series,
+            "stride": self.stride,
+            "seeds": " ".join(map(str, self.seeds)),
+            "architecture": dict(self.architecture),
+            "pretraining": dict(self.pretraining),
+        }
 
 
-def similarity_figure(table: pd.DataFrame, active_ctls: pd.Series, title: str):
-    """Centered same-series cosine of H_L (the evidence) beside the raw cosine, T x T, mean over
-    seeds and series, diagonal blank, lines at the log2 interval boundaries."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    centered, raw = similarity_matrix(table, "centered"), similarity_matrix(table, "raw")
-    n = len(centered)
-    depth = active_ctls[list(centered.index)].to_numpy()
-    size = max(5.0, 2.0 + 0.7 * n)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * size, max(4.5, 1.0 + 0.6 * n)))
-    _heatmap(
-        axes[0],
-        centered,
-        depth,
-        "centered: same series at T_i and T_j",
-        "mean cosine of centered H_L (same series)",
+def resolve(config: Mapping, wildcards: Mapping[str, str] | None = None) -> LengthsSettings:
+    """The study's settings: `analysis.lengths` on the analysis dataset and seeds (the rule has
+    no wildcards)."""
+    analysis = config["analysis"]
+    study = analysis["lengths"]
+    return LengthsSettings(
+        dataset=analysis["dataset"],
+        lengths=tuple(sorted({int(t) for t in study["lengths"]})),
+        n_series=study["n_series"],
+        stride=study["stride"],
+        seeds=tuple(analysis.get("seeds", config["seeds"])),
+        architecture={**config["models"]["csft"]["architecture"], **study["architecture"]},
+        pretraining=dict(study["pretraining"]),
+        device=config["device"],
+        tracking=tracking_for(config, "lengths", f"boundary_lengths/{analysis['dataset']}"),
     )
-    _heatmap(axes[1], raw, depth, "raw (uncentered) cosine", "mean raw cosine of H_L")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+
+
+def split_stretch(series: ETTSeries, split: str, channels: slice | int) -> tuple[np.ndarray, str]:
+    """Rows of `split` with longest - 1 rows of history before its border (none for train, which
+    starts the file), and words naming it for errors."""
+    segment = series.segments[split]  # val/test: the longest length's rows before the border
+    history = 0 if split == "train" else series.lookback - 1
+    start = segment.start + (0 if split == "train" else 1)
+    rows = segment.stop - start - history
+    where = f"{series.name} {split} split ({rows} rows, with {history} rows of history before it)"
+    return series.values[start : segment.stop, channels], where
+
+
+def cut_every_channel(series: ETTSeries, split: str, lengths, stride: int) -> dict:
+    """Every channel of `split`, cut at every length, as many windows as fit, stacked."""
+    values, where = split_stretch(series, split, slice(None))
+    n = max(1, max_series(len(values), max(lengths), stride))
+    per_channel = [
+        cut_lengths(values[:, c], lengths, n, stride, f"{where}, channel {name}")
+        for c, name in enumerate(ETT_COLUMNS[1:])
+    ]
+    return {t: np.concatenate([cuts[t] for cuts in per_channel]) for t in lengths}
+
+
+def numbers(values, prefix: str = "") -> dict[str, float]:
+    """The numbers of a nested verdict dict as flat MLflow metrics ("a_b_c": value)."""
+    if isinstance(values, dict):
+        return {
+            k: v
+            for key, part in values.items()
+            for k, v in numbers(part, f"{prefix}{key}_").items()
+        }
+    if isinstance(values, bool | int | float) and np.isfinite(values):
+        return {prefix.rstrip("_"): float(values)}
+    return {}
+
+
+def health_metrics(health: dict, prefix: str = "") -> dict[str, float]:
+    """{prefix}health_{key}: the worst-case health numbers (not the per-length list)."""
+    return numbers({k: v for k, v in health.items() if k != "by_length"}, f"{prefix}health_")
+
+
+def pair_metrics(table: pd.DataFrame, prefix: str = "") -> dict[str, float]:
+    """{prefix}similarity_{kind}_{T_i}_{T_j}: the mean over series of each kind and pair."""
+    means = similarity_means(table)
+    means = means[means.seed == "mean"]
+    return {
+        f"{prefix}similarity_{kind}_{a}_{b}": value
+        for a, b, kind, value in means[["T_i", "T_j", "kind", "similarity"]].itertuples(index=False)
+    }
+
+
+def verdict_metrics(
+    verdict: dict, table: pd.DataFrame, trained: dict, health: dict
+) -> dict[str, float]:
+    """Every number of the verdict as MLflow metrics: pooled, per boundary and per seed."""
+    metrics = pair_metrics(table)
+    metrics.update(numbers({k: verdict[k] for k in ("centered", "raw", "control")}))
+    metrics.update(health_metrics(health))
+    metrics["n_series"] = verdict["n_series"]
+    for row in verdict["boundaries"]:
+        values = {k: v for k, v in row.items() if k != "boundary"}
+        metrics.update(numbers(values, f"boundary_{row['boundary']}_"))
+    for row in verdict["per_seed"]:
+        prefix = f"seed{row['seed']}_"
+        metrics.update(numbers({k: row[k] for k in ("centered", "raw")}, prefix))
+        seed_health = health_summary({row["seed"]: trained[row["seed"]]})
+        metrics.update(health_metrics(seed_health, prefix))
+        metrics.update(pair_metrics(table[table.seed == row["seed"]], prefix))
+    return metrics
+
+
+def represent_seeds(settings: LengthsSettings, train: dict, val: dict, cuts: dict):
+    """Per seed: H_L of `cuts` by an encoder pretrained on `train` (early stopping on `val`),
+    and by the same architecture untrained; returns (trained, untrained, encoder config).
+
+    The untrained control: across a boundary H_L comes from a different CTL (other weights),
+    so some gap is structural; only a trained gap beyond it is learned."""
+    trained, untrained = {}, {}
+    for seed in settings.seeds:
+        encoder = pretrain_multi_length(
+            train, val, dict(settings.architecture), dict(settings.pretraining), seed,
+            on_epoch=lambda epoch, row, seed=seed: tracking.log_metrics(
+                {f"seed{seed}_pretrain_{k}": v for k, v in row.items()}, step=epoch
+            ),
+            device=settings.device,
+        )  # fmt: skip
+        trained[seed] = represent_lengths(encoder, cuts)
+        seed_everything(seed)
+        untrained[seed] = represent_lengths(CSFTEncoder(encoder.config), cuts)
+    return trained, untrained, encoder.config
+
+
+def write_outputs(
+    outputs: Mapping[str, str], settings: LengthsSettings, table: pd.DataFrame,
+    config: CSFTConfig, record: dict,
+) -> None:  # fmt: skip
+    """The similarity means, the length table, the verdict and the figure (PNG and PDF)."""
+    lengths, seeds = list(settings.lengths), settings.seeds
+    atomic.write_text(outputs["csv"], similarity_means(table).to_csv(index=False))
+    atomic.write_text(outputs["ctls"], length_table(lengths, config).to_csv(index=False))
+    atomic.write_text(outputs["verdict"], json.dumps(record, indent=2, sort_keys=True))
+    title = (
+        f"CSFT H_L similarity across lengths: {settings.dataset} test split, OT, "
+        f"{settings.n_series} series, mean over {len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
+    )
+    figure = similarity_figure(table, active_ctls(lengths, config), title)
+    plots.save(figure, outputs["png"])
+    plots.save(figure, outputs["pdf"])
+
+
+def execute(settings: LengthsSettings, inputs: Mapping[str, str], outputs: Mapping[str, str]):
+    """The whole study on one ETT set: per seed pretrain one encoder on every length (every
+    channel of train as univariate series, early stopping on val), represent the OT channel of
+    test cut at every length with shared end points (the same series for every seed), judge the
+    boundaries (aggregated over seeds, bootstrapped over series); one MLflow run (per-seed
+    metrics prefixed seed{seed}_), the tables, the verdict and the figure."""
+    lengths = list(settings.lengths)
+    series = ETTSeries.load(inputs["csv"], settings.dataset, max(lengths), features="M")
+    data_tags = tracking.data_tags({f"ETT-small/{settings.dataset}.csv": inputs["csv"]})
+    test_values, test_where = split_stretch(series, "test", ETT_COLUMNS[1:].index(TARGET))
+    cuts = cut_lengths(test_values, lengths, settings.n_series, settings.stride, test_where)
+    train, val = (cut_every_channel(series, s, lengths, settings.stride) for s in ("train", "val"))
+    with settings.tracking.start(
+        params=settings.params(),
+        tags={**device_tags(settings.device), **data_tags},
+    ) as run:
+        trained, untrained, config = represent_seeds(settings, train, val, cuts)
+        table, health = seed_similarity(trained), health_summary(trained)
+        active, control = active_ctls(lengths, config), seed_similarity(untrained)
+        verdict = boundary_verdict(table, active, health, control)
+        log.info("%s", verdict["verdict"])
+        tracking.log_metrics(verdict_metrics(verdict, table, trained, health))
+        tracking.log_params({"d_L": common_width(config, lengths)})
+        tracking.set_tags(
+            {"verdict.status": verdict["status"], "verdict": verdict["verdict"][:5000]}
+        )
+        mlflow.log_dict(verdict, "verdict.json")
+        record = {**verdict, "dataset": settings.dataset, "mlflow_run_id": run.info.run_id}
+        write_outputs(outputs, settings, table, config, record)
+    log.info("centered similarity:\n%s", similarity_matrix(table, "centered").round(4))

@@ -13,17 +13,35 @@ own settings differ is refused instead of fine-tuning the wrong encoder.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import mlflow
 import torch
 from torch.utils.data import DataLoader
 
-from csft import atomic
+from csft import atomic, tracking
+from csft.config import pretraining_settings, uf_eval_lookbacks
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
-from csft.device import resolve_device
+from csft.device import DEVICES, resolve_device
+from csft.jobs.common import (
+    PlainDict,
+    Tracking,
+    check,
+    check_choice,
+    check_int,
+    check_ints,
+    check_mapping,
+    check_recipe,
+    device_tags,
+    load_data,
+    tracking_for,
+    write_history,
+)
 from csft.models.csft import CSFTConfig, CSFTEncoder
 from csft.training.checkpoint import Checkpoint
 from csft.training.pretrain import PretrainConfig, pretrain, window_batches
@@ -51,7 +69,14 @@ class PretrainJob:
     eval_lookbacks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        check(isinstance(self.dataset, str), "PretrainJob.dataset", self.dataset, "a string")
+        check_int("PretrainJob.lookback", self.lookback)
+        check_int("PretrainJob.seed", self.seed, low=0)
+        check_choice("PretrainJob.features", self.features, ("M", "S"))
+        check_choice("PretrainJob.device", self.device, DEVICES)
         if self.interval is not None:
+            check_ints("PretrainJob.interval", self.interval, size=2)
+            check_ints("PretrainJob.eval_lookbacks", self.eval_lookbacks)
             low, high = self.interval
             if low != self.lookback or not low < high:
                 raise ValueError(
@@ -70,6 +95,53 @@ class PretrainJob:
         if self.interval is None:
             return self.lookback
         return max(self.interval[1] - 1, *self.eval_lookbacks)
+
+
+@dataclass(frozen=True)
+class PretrainSettings(PlainDict):
+    """Everything one pretraining job runs with, resolved from the config once (`resolve`) and
+    handed from the rule to the job whole, as one plain dict (`to_dict` / `from_dict`)."""
+
+    job: PretrainJob
+    architecture: dict  # the model's for this dataset (uf: with the placement)
+    pretraining: dict  # the recipe (csft.training.pretrain.PretrainConfig)
+    tracking: Tracking
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.job, PretrainJob), "PretrainSettings.job", self.job, "a PretrainJob")
+        check_mapping("PretrainSettings.architecture", self.architecture)
+        check_recipe("PretrainSettings.pretraining", self.pretraining, PretrainConfig)
+
+    def params(self) -> dict:
+        """What decides the encoder: its MLflow params and its checkpoint's fingerprint."""
+        return {
+            "job": dataclasses.asdict(self.job),
+            "architecture": dict(self.architecture),
+            "pretraining": dict(self.pretraining),
+        }
+
+
+def resolve(config: Mapping, w: Mapping[str, str]) -> PretrainSettings:
+    """The settings of the pretraining a rule's wildcards `w` name: a model's or analysis
+    variant's encoder (`group`, `name`, `lookback`) or a uf one (`model`, `low`, `high`,
+    `placement`), pretrained on the interval's lengths under that placement."""
+    dataset, seed, features = w["dataset"], int(w["seed"]), config["ett"]["features"]
+    if "placement" in w:
+        low, high = int(w["low"]), int(w["high"])
+        resolved = pretraining_settings(config, "forecast_uf", w["model"], dataset, w["placement"])
+        job = PretrainJob(
+            dataset, low, seed, features, config["device"], interval=(low, high),
+            eval_lookbacks=tuple(uf_eval_lookbacks(config, low, high)),
+        )  # fmt: skip
+        name = f"forecast_uf/{w['model']}/{dataset}/I{low}-{high}/{w['placement']}"
+    else:
+        resolved = pretraining_settings(config, w["group"], w["name"], dataset)
+        job = PretrainJob(dataset, int(w["lookback"]), seed, features, config["device"])
+        name = f"{w['group']}/{w['name']}/{dataset}/L{job.lookback}"
+    return PretrainSettings(
+        job, resolved["architecture"], resolved["pretraining"],
+        tracking_for(config, "pretrain", f"{name}/{seed}"),
+    )  # fmt: skip
 
 
 class IntervalBatches:
@@ -200,3 +272,40 @@ def load_encoder(path: str | os.PathLike, settings: Mapping) -> dict:
             "rerun the pretraining (snakemake --forcerun pretrain_encoder)"
         )
     return payload
+
+
+def execute(
+    settings: PretrainSettings, inputs: Mapping[str, str], outputs: Mapping[str, str],
+    config: Mapping, checkpoint_path: str,
+) -> None:  # fmt: skip
+    """The whole job: pretrain on `inputs` csv, log the run to MLflow's `pretrain` experiment,
+    write the encoder (with the settings a fine-tuning job must share) and its history. A
+    killed job resumes from its checkpoint, made for the same settings and data only."""
+    job = settings.job
+    data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
+    shared = encoder_settings(job, settings.architecture, data.series.n_channels)
+    checkpoint = Checkpoint(checkpoint_path, {**settings.params(), "data": data.sha256})
+    with settings.tracking.start(
+        params={**settings.params(), "config": config},
+        tags={**device_tags(job.device), **data.tags},
+    ) as mlflow_run:
+        mlflow.log_dict(config, "config.yaml")
+        started = time.perf_counter()
+        encoder, history = run(
+            job, data.series, dict(settings.architecture), dict(settings.pretraining),
+            on_epoch=lambda epoch, row: tracking.log_metrics(
+                {f"pretrain_{k}": v for k, v in row.items()}, step=epoch
+            ),
+            checkpoint=checkpoint,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        tracking.log_metrics(
+            {
+                "pretrain_seconds": seconds,
+                "pretrain_epochs": len(history),
+                "n_parameters": sum(p.numel() for p in encoder.parameters()),
+            }
+        )
+        write_history(outputs["history"], history)
+        save_encoder(outputs["encoder"], encoder, shared, history, mlflow_run.info.run_id, seconds)
+    checkpoint.remove()  # every output is written

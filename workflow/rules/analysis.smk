@@ -29,21 +29,7 @@ rule train_analysis:
         runtime=240,
         gpu=GPUS,
     params:
-        model=lambda w: analysis_job(w)["model"],
-        train_lookbacks=[
-            config["analysis"]["lookback"],
-            config["analysis"]["lookback"] + 1,
-        ],
-        eval_lookbacks=[config["analysis"]["lookback"]],
-        features=config["ett"]["features"],
-        architecture=lambda w: analysis_job(w)["architecture"],
-        training=lambda w: analysis_job(w)["training"],
-        pretraining=lambda w: analysis_job(w)["pretraining"],
-        mode=lambda w: analysis_job(w)["mode"],
-        experiment=experiment("ablation"),
-        run_name=lambda w: f"{w.variant}/{w.dataset}/L{config['analysis']['lookback']}/H{w.horizon}/{w.seed}",
-        tracking_uri=config["tracking"]["uri"],
-        device=DEVICE,
+        settings=job_settings(forecast_job.resolve),
         checkpoint=f"{RESULTS}/checkpoints/analysis/{{variant}}_{{dataset}}_H{{horizon}}_seed{{seed}}.pt",
     script:
         "../scripts/train_forecast.py"
@@ -115,18 +101,6 @@ rule boundary_lengths:
         runtime=240 * len(config["analysis"].get("seeds", config["seeds"])),  # one encoder a seed
         gpu=GPUS,
     params:
-        dataset=config["analysis"]["dataset"],
-        lengths=config["analysis"]["lengths"]["lengths"],
-        n_series=config["analysis"]["lengths"]["n_series"],
-        stride=config["analysis"]["lengths"]["stride"],
-        architecture={
-            **config["models"]["csft"]["architecture"],
-            **config["analysis"]["lengths"]["architecture"],
-        },
-        pretraining=config["analysis"]["lengths"]["pretraining"],
-        seeds=config["analysis"].get("seeds", config["seeds"]),
-        experiment=experiment("lengths"),
-        tracking_uri=config["tracking"]["uri"],
-        device=DEVICE,
+        settings=job_settings(lengths_job.resolve),
     script:
         "../scripts/boundary_lengths.py"

@@ -11,11 +11,11 @@ from csft.config import (
     analysis_settings,
     classifier_model,
     classify_settings,
-    pretraining_settings,
-    resolve_architecture,
-    resolve_training,
     uses_pretraining,
 )
+from csft.jobs import forecast as forecast_job
+from csft.jobs import lengths as lengths_job
+from csft.jobs import pretrain as pretrain_job
 from csft.jobs.classify import job_policies, job_seeds, job_selections
 from csft.models.registry import classifier_class
 
@@ -83,11 +83,10 @@ def init_tracking():
     )
 
 
-def pretraining_job(wildcards):
-    """Model, architecture and recipe of one encoder pretraining."""
-    return pretraining_settings(
-        config, wildcards.group, wildcards.name, wildcards.dataset
-    )
+def job_settings(resolve):
+    """A rule's one `settings` param: its job's settings resolved from the config and
+    the wildcards by `resolve` (csft.jobs.forecast, .pretrain or .lengths), a plain dict."""
+    return lambda w: resolve(config, dict(w.items())).to_dict()
 
 
 def forecast_csv(dataset):
@@ -96,13 +95,6 @@ def forecast_csv(dataset):
     if dataset in CUSTOM_DATASETS:
         return CUSTOM_DATASETS[dataset].path
     return f"{DATA}/ETT-small/{dataset}.csv"
-
-
-def uf_pretraining_job(wildcards):
-    """Model, architecture (with its placement) and recipe of one uf encoder pretraining."""
-    return pretraining_settings(
-        config, "forecast_uf", wildcards.model, wildcards.dataset, wildcards.placement
-    )
 
 
 def uf_encoder(wildcards):
@@ -156,14 +148,6 @@ def forecast_outputs(kind):
         for seed in config["seeds"]
     ]
     return main + uf
-
-
-def uf_eval_lookbacks(low, high):
-    """The fixed look-backs a uf model of interval [low, high) is tested at."""
-    for interval in config["forecast_uf"]["intervals"]:
-        if (interval["low"], interval["high"]) == (low, high):
-            return interval["eval_lookbacks"]
-    raise ValueError(f"no uf interval [{low}, {high}) in the config")
 
 
 def uf_jobs_configured():

@@ -27,22 +27,7 @@ rule train_forecast:
         runtime=240,
         gpu=GPUS,
     params:
-        model=lambda w: w.model,
-        train_lookbacks=lambda w: [int(w.lookback), int(w.lookback) + 1],
-        eval_lookbacks=lambda w: [int(w.lookback)],
-        features=config["ett"]["features"],
-        architecture=lambda w: resolve_architecture(
-            config["models"][w.model], w.dataset, int(w.horizon)
-        ),
-        training=lambda w: resolve_training(
-            config["models"][w.model], w.dataset, int(w.horizon)
-        ),
-        pretraining=lambda w: config["models"][w.model].get("pretraining"),
-        mode=lambda w: config["models"][w.model].get("mode", "finetune"),
-        experiment=experiment("forecast"),
-        run_name=lambda w: f"{w.model}/{w.dataset}/L{w.lookback}/H{w.horizon}/{w.seed}",
-        tracking_uri=config["tracking"]["uri"],
-        device=DEVICE,
+        settings=job_settings(forecast_job.resolve),
         checkpoint=f"{RESULTS}/checkpoints/forecast/{{model}}_{{dataset}}_L{{lookback}}_H{{horizon}}_seed{{seed}}.pt",
     script:
         "../scripts/train_forecast.py"
@@ -66,25 +51,7 @@ rule train_forecast_uf:
         runtime=480,
         gpu=GPUS,
     params:
-        model=lambda w: w.model,
-        train_lookbacks=lambda w: [int(w.low), int(w.high)],
-        eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
-        features=config["ett"]["features"],
-        architecture=lambda w: {
-            **resolve_architecture(
-                config["models"][w.model], w.dataset, int(w.horizon)
-            ),
-            "placement": w.placement,
-        },
-        training=lambda w: resolve_training(
-            config["models"][w.model], w.dataset, int(w.horizon)
-        ),
-        pretraining=lambda w: config["models"][w.model].get("pretraining"),
-        mode=lambda w: config["models"][w.model].get("mode", "finetune"),
-        experiment=experiment("forecast"),
-        run_name=lambda w: f"{w.model}/{w.dataset}/uf{w.low}-{w.high}/{w.placement}/H{w.horizon}/{w.seed}",
-        tracking_uri=config["tracking"]["uri"],
-        device=DEVICE,
+        settings=job_settings(forecast_job.resolve),
         checkpoint=f"{RESULTS}/checkpoints/forecast_uf/{{model}}_{{dataset}}_I{{low}}-{{high}}_{{placement}}_H{{horizon}}_seed{{seed}}.pt",
     script:
         "../scripts/train_forecast.py"

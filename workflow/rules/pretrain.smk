@@ -20,16 +20,7 @@ rule pretrain_encoder:
         runtime=240,
         gpu=GPUS,
     params:
-        lookback=lambda w: int(w.lookback),
-        interval=None,
-        eval_lookbacks=[],
-        architecture=lambda w: pretraining_job(w)["architecture"],
-        pretraining=lambda w: pretraining_job(w)["pretraining"],
-        features=config["ett"]["features"],
-        experiment=experiment("pretrain"),
-        run_name=lambda w: f"{w.group}/{w.name}/{w.dataset}/L{w.lookback}/{w.seed}",
-        tracking_uri=config["tracking"]["uri"],
-        device=DEVICE,
+        settings=job_settings(pretrain_job.resolve),
         checkpoint=f"{RESULTS}/checkpoints/pretrained/{{group}}_{{name}}_{{dataset}}_L{{lookback}}_seed{{seed}}.pt",
     script:
         "../scripts/pretrain_encoder.py"
@@ -51,16 +42,7 @@ rule pretrain_encoder_uf:
         runtime=480,
         gpu=GPUS,
     params:
-        lookback=lambda w: int(w.low),
-        interval=lambda w: [int(w.low), int(w.high)],
-        eval_lookbacks=lambda w: uf_eval_lookbacks(int(w.low), int(w.high)),
-        architecture=lambda w: uf_pretraining_job(w)["architecture"],
-        pretraining=lambda w: uf_pretraining_job(w)["pretraining"],
-        features=config["ett"]["features"],
-        experiment=experiment("pretrain"),
-        run_name=lambda w: f"forecast_uf/{w.model}/{w.dataset}/I{w.low}-{w.high}/{w.placement}/{w.seed}",
-        tracking_uri=config["tracking"]["uri"],
-        device=DEVICE,
+        settings=job_settings(pretrain_job.resolve),
         checkpoint=f"{RESULTS}/checkpoints/pretrained/forecast_uf_{{model}}_{{dataset}}_I{{low}}-{{high}}_{{placement}}_seed{{seed}}.pt",
     script:
         "../scripts/pretrain_encoder.py"
