@@ -209,3 +209,56 @@ def test_feature_statistics_flag_a_collapsed_representation():
     shared = 3.0 + rng.normal(size=8) + 1e-3 * rng.normal(size=(500, 8))
     noisy = feature_statistics(shared)
     assert noisy["feature_pearson"] < 0.1 and noisy["feature_between_cosine"] > 0.99
+
+
+CLASSIFY = {"classifier": "csft", "name": "GunPoint", "policy": "per_interval",
+            "selection": "validation", "seed": "2021"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from tiny_study import resolved_tiny_config
+
+    return resolved_tiny_config(tmp_path_factory.mktemp("config"))
+
+
+def test_classify_settings_resolve_every_field_and_travel_as_one_dict(tiny):
+    from csft.config import classify_settings
+    from csft.jobs.classify_run import ClassifySettings, resolve
+
+    settings = resolve(tiny, CLASSIFY, threads=2)
+    assert settings.job == ClassifyJob("csft", "GunPoint", "per_interval", 2021, tiny["device"],
+                                       selection="validation", name="csft")  # fmt: skip
+    assert settings.recipe == classify_settings(tiny, "csft", 2)
+    assert settings.data.min_length == tiny["models"]["csft"]["architecture"]["min_length"]
+    assert settings.data.scaling == tiny["ucr"]["scaling"]
+    assert settings.tracking.run_name == "GunPoint/2021"
+    assert ClassifySettings.from_dict(settings.to_dict()) == settings
+    params = settings.params()
+    assert set(params) == {"job", "settings", "ucr"} and params["ucr"]["validation_seed"] == 2021
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("job", "seed"), "1", "ClassifyJob.seed"),
+        (("job", "device"), "gpu", "ClassifyJob.device"),
+        (("job", "length_policy"), "stretch", "csft runs under length policy"),
+        (("data", "scaling"), "minmax", "ucr.scaling"),
+        (("data", "validation_fraction"), 1.5, "ucr.validation_fraction"),
+        (("recipe",), None, "ClassifySettings.recipe"),
+        (("data", "scale"), 1, "DataProtocol: unknown field(s) ['scale']"),
+    ],
+)
+def test_bad_classify_settings_are_refused_naming_the_field(tiny, path, value, named):
+    import re
+
+    from csft.jobs.classify_run import ClassifySettings, resolve
+
+    values = resolve(tiny, CLASSIFY).to_dict()
+    target = values
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValueError, match=re.escape(named)):
+        ClassifySettings.from_dict(values)

@@ -19,15 +19,8 @@ rule train_classify:
         runtime=480,
         gpu=lambda w: uses_gpu(w.classifier),
     params:
-        settings=lambda w, threads: classify_settings(config, w.classifier, threads),
-        model=lambda w: classifier_model(config, w.classifier),
-        scaling=config["ucr"]["scaling"],
-        min_length=config["models"]["csft"]["architecture"]["min_length"],
-        short_series=config["ucr"]["short_series"],
-        missing_values=config["ucr"]["missing_values"],
-        validation_fraction=config["ucr"]["validation_fraction"],
-        experiment=experiment("classify"),
-        tracking_uri=config["tracking"]["uri"],
-        device=DEVICE,
+        settings=lambda w, threads: classify_run.resolve(
+            config, dict(w.items()), threads
+        ).to_dict(),
     script:
         "../scripts/train_classify.py"

@@ -10,9 +10,9 @@ from csft.data.splits import ETT_ROWS_PER_HOUR
 from csft.config import (
     analysis_settings,
     classifier_model,
-    classify_settings,
     uses_pretraining,
 )
+from csft.jobs import classify_run
 from csft.jobs import forecast as forecast_job
 from csft.jobs import lengths as lengths_job
 from csft.jobs import pretrain as pretrain_job
@@ -85,7 +85,8 @@ def init_tracking():
 
 def job_settings(resolve):
     """A rule's one `settings` param: its job's settings resolved from the config and
-    the wildcards by `resolve` (csft.jobs.forecast, .pretrain or .lengths), a plain dict."""
+    the wildcards by `resolve` (csft.jobs.forecast, .pretrain or .lengths), a plain dict.
+    """
     return lambda w: resolve(config, dict(w.items())).to_dict()
 
 

@@ -1,0 +1,174 @@
+"""A classification job as the workflow runs it: its settings resolved from the config once
+(`resolve`), handed from the rule whole as one plain dict, and `execute` (data -> sealed splits
+-> csft.jobs.classify.run -> one MLflow run per method -> metrics.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from csft import atomic, tracking
+from csft.config import classifier_model, classify_settings
+from csft.data.custom_classification import custom_classification
+from csft.data.ucr import load_ucr, scale
+from csft.device import describe, resolve_device
+from csft.jobs.classify import ClassifyJob, method_name, primary_protocol, run
+from csft.jobs.common import (
+    PlainDict,
+    Tracking,
+    check,
+    check_choice,
+    check_int,
+    tracking_for,
+)
+from csft.models.registry import classifier_class, register_config_classifiers
+from csft.training.classify import lengthen_short, seal
+
+SUMMARY_KEYS = ("test_accuracy", "n_test", "train_seconds", "test_seconds")
+
+
+@dataclass(frozen=True)
+class DataProtocol:
+    """How every classifier's series are prepared: the config's `ucr` block and CSFT's
+    min_length (short series are lengthened for every model alike)."""
+
+    scaling: str
+    min_length: int
+    short_series: str
+    missing_values: str
+    validation_fraction: float
+
+    def __post_init__(self) -> None:
+        check_choice("ucr.scaling", self.scaling, ("archive", "per_series"))
+        check_int("models.csft.architecture.min_length", self.min_length)
+        check_choice("ucr.short_series", self.short_series, ("resample", "error"))
+        check_choice("ucr.missing_values", self.missing_values, ("interpolate", "error"))
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                f"ucr.validation_fraction: expected a number in (0, 1), "
+                f"got {self.validation_fraction!r}"
+            )
+
+
+@dataclass(frozen=True)
+class ClassifySettings(PlainDict):
+    """Everything one classification job runs with."""
+
+    job: ClassifyJob
+    recipe: dict  # the classifier's settings (csft.config.classify_settings)
+    data: DataProtocol
+    tracking: Tracking  # run_name: "<dataset>/<seed>", each method's run prefixes its name
+
+    def __post_init__(self) -> None:
+        check_int("ClassifyJob.seed", self.job.seed, low=0)
+        check_choice("ClassifyJob.device", self.job.device, ("auto", "cpu", "cuda"))
+        check(isinstance(self.recipe, dict), "ClassifySettings.recipe", self.recipe, "a mapping")
+
+    def params(self) -> dict:
+        """What decides the job's result: its MLflow params."""
+        job = self.job
+        validation_seed = job.seed if job.selection == "validation" else None
+        ucr = {**dataclasses.asdict(self.data), "validation_seed": validation_seed}
+        return {"job": dataclasses.asdict(job), "settings": dict(self.recipe), "ucr": ucr}
+
+
+def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> ClassifySettings:
+    """The settings of the job a rule's wildcards `w` name (classifier, name, policy,
+    selection, seed)."""
+    model = classifier_model(config, w["classifier"])
+    job = ClassifyJob(
+        model, w["name"], w["policy"], int(w["seed"]), config["device"],
+        selection=w["selection"], name=w["classifier"],
+    )  # fmt: skip
+    ucr = config["ucr"]
+    data = DataProtocol(
+        ucr["scaling"],
+        config["models"]["csft"]["architecture"]["min_length"],
+        ucr["short_series"],
+        ucr["missing_values"],
+        ucr["validation_fraction"],
+    )
+    recipe = classify_settings(config, w["classifier"], threads)
+    where = tracking_for(config, "classify", f"{w['name']}/{job.seed}")
+    return ClassifySettings(job, recipe, data, where)
+
+
+def load_splits(settings: ClassifySettings, inputs: Mapping[str, str], config: Mapping):
+    """The sealed splits of the job's dataset (UCR or the config's own files), with the files it
+    read as {relpath: path} for the data tags, and the custom dataset (None for UCR)."""
+    job, data = settings.job, settings.data
+    custom = custom_classification(config).get(job.dataset)
+    paths = {"TRAIN": inputs["train"], "TEST": inputs["test"]}
+    if custom is None:
+        dataset = load_ucr(Path(paths["TRAIN"]).parents[2], job.dataset, data.missing_values)
+        dataset = scale(dataset, data.scaling)
+        where = {split: f"UCR {job.dataset}" for split in paths}
+        files = {f"UCR/{job.dataset}/{job.dataset}_{s}.tsv": p for s, p in paths.items()}
+    else:  # your own files: unnormalised, hashed here, not pinned
+        dataset = scale(custom.load(data.missing_values), data.scaling, normalized=False)
+        where, files = paths, custom.relpaths()
+    for split, part in (("TRAIN", dataset.train), ("TEST", dataset.test)):
+        part.series = lengthen_short(part.series, data.min_length, data.short_series, where[split])
+    splits = seal(dataset, job.selection, data.validation_fraction, job.seed)
+    return splits, files, custom
+
+
+def _log_record(record: dict) -> None:
+    """The metrics and tags every classification run shares."""
+    tracking.log_metrics({key: record[key] for key in SUMMARY_KEYS})
+    tags = {key: record[key] for key in ("method", "protocol", "length_policy", "selection")}
+    if "svm_C" in record:
+        tags["svm.C"] = record["svm_C"]  # the chosen C ("inf": a hard margin, no search)
+    tracking.set_tags(tags)
+
+
+def execute(
+    settings: ClassifySettings, inputs: Mapping[str, str], outputs: Mapping[str, str],
+    config: Mapping,
+) -> None:  # fmt: skip
+    """The whole job: fit with TEST sealed, score TEST once, one MLflow run per method (CSFT's
+    SVM gets its own, with the pretraining history it shares), records to outputs['metrics']."""
+    import mlflow
+
+    register_config_classifiers(config)  # classifiers of your own (classifiers.<name>)
+    job = settings.job
+    splits, files, custom = load_splits(settings, inputs, config)
+    uses_torch = classifier_class(job.model).uses_torch
+    device = describe(resolve_device(job.device)) if uses_torch else "cpu"
+    tags = {**tracking.data_tags(files), "device": device}
+    params = {
+        **settings.params(),
+        "custom_classification": dataclasses.asdict(custom) if custom else None,
+        "config": dict(config),
+    }
+
+    def start(method: str):
+        where = dataclasses.replace(
+            settings.tracking, run_name=f"{method}/{settings.tracking.run_name}"
+        )
+        return where.start(params, tags)
+
+    pretrain_rows = []
+
+    def log_metrics(values, step):
+        tracking.log_metrics(values, step=step)
+        if any(key.startswith("pretrain_") for key in values):
+            pretrain_rows.append((step, values))
+
+    with start(method_name(job, primary_protocol(job.model))) as mlflow_run:
+        mlflow.log_dict(dict(config), "config.yaml")
+        records = run(job, splits, dict(settings.recipe), log_metrics)
+        _log_record(records[0])
+        records[0]["mlflow_run_id"] = mlflow_run.info.run_id
+    for record in records[1:]:  # CSFT's SVM: a run of its own, with the pretraining it shares
+        with start(record["method"]) as mlflow_run:
+            for step, values in pretrain_rows:
+                tracking.log_metrics(values, step=step)
+            _log_record(record)
+            record["mlflow_run_id"] = mlflow_run.info.run_id
+    for record in records:
+        record.pop("history", None)  # per-epoch rows live in MLflow
+    atomic.write_text(outputs["metrics"], json.dumps(records, indent=2, sort_keys=True))
