@@ -19,17 +19,20 @@ import torch
 from torch import nn
 
 from csft.models.layers import SeriesDecomposition
+from csft.models.settings import setting, supplied
 
 
 @dataclass(frozen=True)
 class DLinearConfig:
     """Shape and options of DLinear."""
 
-    lookback: int  # input length L
-    horizon: int  # forecast length H
-    n_channels: int  # C, only used when individual
-    kernel_size: int = 25  # moving-average window of the decomposition
-    individual: bool = False  # one linear map per channel instead of one shared
+    lookback: int = supplied("Input length L (the job's look-back).")
+    horizon: int = supplied("Forecast length H (the job's horizon).")
+    n_channels: int = supplied("Channels C of the data (only used when individual).")
+    kernel_size: int = setting(
+        25, "Moving-average window (odd).", minimum=1, not_={"multipleOf": 2}
+    )
+    individual: bool = setting(False, "One linear map per channel.")
 
 
 class TimeLinear(nn.Module):

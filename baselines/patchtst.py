@@ -20,14 +20,17 @@ neither).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from csft.models.layers import RevIN
+from csft.models.settings import setting, supplied
 
-REPRESENTATIONS = ("mean", "flatten")
+Representation = Literal["mean", "flatten"]
+REPRESENTATIONS = get_args(Representation)
 
 
 @dataclass(frozen=True)
@@ -36,23 +39,37 @@ class PatchTSTConfig:
     d_ff 256 architecture with run_longExp.py's dropout 0.05; per-dataset settings come from the
     config presets."""
 
-    lookback: int  # L
-    horizon: int  # H
-    n_channels: int  # C (RevIN only; the model is channel independent)
-    patch_len: int = 16
-    stride: int = 8
-    pad_end: bool = True  # official padding_patch="end": one more patch
-    n_layers: int = 3
-    d_model: int = 128
-    n_heads: int = 16
-    d_ff: int = 256
-    dropout: float = 0.05
-    attn_dropout: float = 0.0
-    head_dropout: float = 0.0
-    revin: bool = True
-    affine: bool = False
-    residual_attention: bool = True
-    representation: str = "mean"  # represent(): mean over patches, or the flattened patches
+    lookback: int = supplied("Input length L (the job's look-back).")
+    horizon: int = supplied("Forecast length H (the job's horizon).")
+    n_channels: int = supplied("Channels C (RevIN only; the model is channel independent).")
+    patch_len: int = setting(16, "Patch length.", minimum=1)
+    stride: int = setting(8, "Patch stride.", minimum=1)
+    pad_end: bool = setting(
+        True,
+        "Pad the end by repeating the last value `stride` times (official padding_patch: end).",
+    )
+    n_layers: int = setting(3, "Encoder layers (e_layers).", minimum=1)
+    d_model: int = setting(128, "Model width.", minimum=1)
+    n_heads: int = setting(16, "Attention heads.", minimum=1)
+    d_ff: int = setting(256, "FFN width.", minimum=1)
+    dropout: float = setting(
+        0.05,
+        "Dropout (embedding, attention output, FFN, residual branches).",
+        minimum=0,
+        maximum=1,
+    )
+    attn_dropout: float = setting(0.0, "Dropout on attention weights.", minimum=0, maximum=1)
+    head_dropout: float = setting(0.0, "Dropout after the flatten head.", minimum=0, maximum=1)
+    revin: bool = setting(True, "RevIN on the input.")
+    affine: bool = setting(False, "Learnable RevIN affine map.")
+    residual_attention: bool = setting(
+        True, "Add the previous layer's attention scores (official res_attention)."
+    )
+    representation: Representation = setting(
+        "mean",
+        "Frozen features for the analyses: mean over patches of the last layer, or all patches "
+        "flattened.",
+    )
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:

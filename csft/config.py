@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 from csft.data.custom import custom_datasets
@@ -15,8 +14,7 @@ from csft.models.registry import (
     register_config_classifiers,
     register_config_models,
 )
-
-SHAPE_FIELDS = {"lookback", "horizon", "n_channels"}
+from csft.models.schema import architecture_schema, check_architecture
 
 
 def resolve_training(model_settings: Mapping, dataset: str, horizon: int) -> dict:
@@ -105,21 +103,38 @@ def pretraining_settings(
     }
 
 
-def check_architectures(config: Mapping) -> None:
-    """Fail before any job if an architecture key is not a field of its model's config: in a
-    model's base architecture, its overrides, or the classification and analysis tracks'."""
-    blocks = []
+def fill_architectures(config: Mapping) -> None:
+    """Check every `models.<name>.architecture` against the schema derived from its model's
+    Config dataclass and fill in the defaults (what the YAML schema does for every other key;
+    Snakemake's validate, then this, give the config a rule sees)."""
+    register_config_models(config)
     for name, settings in config.get("models", {}).items():
-        blocks.append((f"models.{name}", name, settings.get("architecture", {})))
+        try:
+            model_class(name)
+        except (KeyError, ImportError) as error:  # the block names no model
+            raise ValueError(f"models.{name}: {error.args[0]}") from None
+        where = f"models.{name}.architecture"
+        _check_architecture(where, name, settings.setdefault("architecture", {}), fill=True)
+
+
+def check_architectures(config: Mapping) -> None:
+    """Fail before any job if an architecture block does not fit its model's Config dataclass
+    (the schema csft.models.schema derives from it: keys, types, enums, bounds): a model's base
+    architecture, its overrides, or the classification and analysis tracks'. Fills each
+    `models.<name>.architecture` with its defaults, as the YAML schema fills the rest."""
+    fill_architectures(config)
+    blocks = []  # (path, model, block): overrides, checked without defaults
+    for name, settings in config.get("models", {}).items():
         blocks += [
-            (f"models.{name}.recipe_overrides", name, o.get("architecture", {}))
-            for o in settings.get("recipe_overrides", [])
+            (f"models.{name}.recipe_overrides[{i}].architecture", name, o["architecture"])
+            for i, o in enumerate(settings.get("recipe_overrides", []))
+            if "architecture" in o
         ]
     for name in CLASSIFIERS:
         forecaster = classifier_class(name).architecture_of
         block = config.get("classify", {}).get(name, {}).get("architecture", {})
         if forecaster:
-            blocks.append((f"classify.{name}", forecaster, block))
+            blocks.append((f"classify.{name}.architecture", forecaster, block))
     for name in config.get("classify", {}).get("models", []):
         model = classifier_model(config, name)  # an unknown name fails here, before any job
         forecaster = classifier_class(model).architecture_of
@@ -129,49 +144,31 @@ def check_architectures(config: Mapping) -> None:
                 "declares no architecture_of)"
             )
         if name != model:
-            blocks.append((f"classify.variants.{name}", forecaster, classify_variant(config, name)))
+            where = f"classify.variants.{name}.architecture"
+            blocks.append((where, forecaster, classify_variant(config, name)))
     analysis = config.get("analysis", {})
     for variant in analysis.get("variants", []):
-        where = f"analysis.variants.{variant['name']}"
+        where = f"analysis.variants.{variant['name']}.architecture"
         blocks.append((where, variant["model"], variant.get("architecture", {})))
     lengths = analysis.get("lengths", {}).get("architecture", {})
-    blocks.append(("analysis.lengths", "csft", lengths))
+    blocks.append(("analysis.lengths.architecture", "csft", lengths))
     for where, name, block in blocks:
-        if "placement" in block:
-            raise ValueError(
-                f"{where}.placement: a look-back's placement is the uf track's axis; set "
-                "forecast_uf.placement (the main track and classification use their own rules)"
-            )
-        try:
-            fields = dataclasses.fields(model_class(name).Config)
-        except (KeyError, ImportError) as error:
-            raise ValueError(f"{where}: {error.args[0]}") from None
-        defaults = {f.name: f.default for f in fields if f.name not in SHAPE_FIELDS | {"placement"}}
-        unknown = sorted(set(block) - set(defaults))
-        if unknown:
-            raise ValueError(
-                f"{where}: unknown architecture key(s) {unknown}; valid: {sorted(defaults)}"
-            )
-        for key, value in block.items():
-            if not _same_kind(value, defaults[key]):
-                raise ValueError(
-                    f"{where}.{key}: {value!r} is a {type(value).__name__}, expected a "
-                    f"{type(defaults[key]).__name__} like the default {defaults[key]!r}"
-                )
+        _check_architecture(where, name, block)
 
 
-def _same_kind(value, default) -> bool:
-    """Whether a config value has its default's type (an int passes as a float; bool is not
-    a number; a field without a plain default accepts anything)."""
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(value, bool):  # a bool is an int to Python, never a number here
-        return not isinstance(default, int | float | str)
-    if isinstance(default, float):
-        return isinstance(value, int | float)
-    if isinstance(default, int | str):
-        return isinstance(value, type(default))
-    return True
+def _check_architecture(where: str, name: str, block: dict, fill: bool = False) -> None:
+    """One architecture block of model `name` against its derived schema (`fill`: add the
+    defaults), or a ValueError naming `where`."""
+    if "placement" in block:
+        raise ValueError(
+            f"{where}.placement: a look-back's placement is the uf track's axis; set "
+            "forecast_uf.placement (the main track and classification use their own rules)"
+        )
+    try:
+        schema = architecture_schema(model_class(name))
+    except (KeyError, ImportError) as error:
+        raise ValueError(f"{where}: {error.args[0]}") from None
+    check_architecture(schema, block, where, fill_defaults=fill)
 
 
 def _ett_jobs(config: Mapping):

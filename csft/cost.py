@@ -38,6 +38,7 @@ from csft.config import (
     analysis_settings,
     classifier_model,
     classify_settings,
+    fill_architectures,
     pretraining_settings,
     resolve_architecture,
     resolve_training,
@@ -111,13 +112,14 @@ def local_rules(snakefile: Path = ROOT / "Snakefile") -> set[str]:
 
 def load_config(configfiles: list[str]) -> dict:
     """The config as Snakemake merges it: config/config.yaml, then each --configfile on top,
-    then the schema's defaults."""
+    then the schema's defaults (architectures: their Config dataclasses')."""
     from snakemake.utils import update_config, validate
 
     config: dict = {}
     for path in [DEFAULT_CONFIG, *configfiles]:
         update_config(config, yaml.safe_load((ROOT / path).read_text()))
     validate(config, str(SCHEMA))
+    fill_architectures(config)
     return config
 
 

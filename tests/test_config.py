@@ -8,7 +8,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from csft.config import resolve_training
+from csft.config import fill_architectures, resolve_training
 from csft.training.forecast import TrainingConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,13 +42,17 @@ def test_defaults_fill_a_minimal_config():
     ]
     assert config["forecast"]["horizons"] == [96, 192, 336, 720]
     assert config["forecast_uf"]["intervals"][0]["eval_lookbacks"] == [512, 640, 768, 896, 1023]
-    assert config["models"]["csft"]["architecture"]["fusion"] == "cross_attention"
     assert config["models"]["csft"]["pretraining"]["ssl"]["independence_weight"] == 0.1
     assert config["ett"] == {"datasets": ["ETTh1", "ETTh2", "ETTm1", "ETTm2"], "features": "M"}
-    assert config["models"]["dlinear"]["architecture"] == {"kernel_size": 25, "individual": False}
     assert config["models"]["dlinear"]["recipe_overrides"] == []
     # The schema's training defaults are TrainingConfig's defaults.
     assert TrainingConfig(**config["models"]["dlinear"]["training"]) == TrainingConfig()
+    # Architectures: their defaults come from the model's Config dataclass, filled by
+    # check_config (csft.config.fill_architectures), which the Snakefile runs after validate.
+    assert config["models"]["dlinear"]["architecture"] == {}
+    fill_architectures(config)
+    assert config["models"]["csft"]["architecture"]["fusion"] == "cross_attention"
+    assert config["models"]["dlinear"]["architecture"] == {"kernel_size": 25, "individual": False}
 
 
 def test_defaults_fill_gaps_inside_a_partial_section():
@@ -66,7 +70,6 @@ def test_defaults_fill_gaps_inside_a_partial_section():
         ({"models": {"dlinear": {"training": {"lr": 0.1}}}}, "lr"),
         ({"forecast": {"horizon": [96]}}, "horizon"),
         ({"models": {"csft": {"pretraining": {"ssl": {"lambda": 1}}}}}, "lambda"),
-        ({"models": {"dlinear": {"architecture": {"kernal_size": 5}}}}, "kernal_size"),
         ({"models": {"dlinear": {"recipe_overrides": [{"dataset": "ETTh1", "lr": 1}]}}}, "lr"),
     ],
 )
@@ -100,12 +103,9 @@ def test_unknown_keys_are_rejected_by_name(config, key):
         {"models": {"dlinear": {"training": {"learning_rate": 0}}}},
         {"models": {"dlinear": {"training": {"epochs": 2.5}}}},
         {"models": {"dlinear": {"training": {"lr_schedule": "linear_warmup"}}}},
-        {"models": {"csft": {"architecture": {"fusion": "concat"}}}},
         {"models": {"csft": {"mode": "freeze"}}},
         {"forecast": {"runs": [{"model": "csft"}]}},
         {"forecast_uf": {"models": ["dlinear"]}},
-        {"models": {"dlinear": {"architecture": {"individual": "yes"}}}},
-        {"models": {"dlinear": {"architecture": {"kernel_size": 24}}}},
         {"models": {"dlinear": {"recipe_overrides": [{"learning_rate": 0.1}]}}},
         {"models": {"dlinear": {"recipe_overrides": [{"dataset": "ETTh1", "horizons": []}]}}},
     ],
@@ -232,7 +232,8 @@ def test_unknown_architecture_key_fails_before_any_job():
     config = load("config.yaml")
     config["classify"]["csft"]["architecture"]["fusoin"] = "residual"
     with pytest.raises(
-        ValueError, match=r"classify.csft: unknown architecture key\(s\) \['fusoin'\]"
+        ValueError,
+        match=r"classify.csft.architecture: unknown architecture key\(s\) \['fusoin'\]",
     ):
         check_architectures(config)
     config = load("config.yaml")
@@ -241,7 +242,7 @@ def test_unknown_architecture_key_fails_before_any_job():
         check_architectures(config)
     config = load("config.yaml")
     config["models"]["csft"]["architecture"]["placement"] = "pad_mask"
-    with pytest.raises(ValueError, match=r"models.csft.placement: .* set forecast_uf.placement"):
+    with pytest.raises(ValueError, match=r"models.csft.architecture.placement: .* forecast_uf"):
         check_architectures(config)
 
 
@@ -262,7 +263,9 @@ def test_classification_variants_resolve_to_their_model_with_their_overrides():
     assert classify_settings(config, "csft")["architecture"]["input_norm"] == "instance"
     assert classify_settings(config, "ts2vec", threads=2)["steps"] == "auto"
     config["classify"]["variants"][0]["architecture"] = {"input_nrom": "none"}
-    with pytest.raises(ValueError, match=r"classify.variants.csft_raw: unknown .*input_nrom"):
+    with pytest.raises(
+        ValueError, match=r"classify.variants.csft_raw.architecture: unknown .*input_nrom"
+    ):
         check_architectures(config)
     config["classify"]["models"].append("rocket9")
     with pytest.raises(ValueError, match="unknown classifier 'rocket9'"):

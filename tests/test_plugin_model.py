@@ -81,7 +81,26 @@ def test_an_entry_point_and_a_config_class_register_a_model(plugin_site):
     assert registry.model_class("mine").__name__ == "LastValue"
     check_architectures(config)
     config["models"]["mine"]["architecture"] = {"scael": 2.0}
-    with pytest.raises(ValueError, match=r"models.mine: unknown architecture key\(s\) \['scael'\]"):
+    with pytest.raises(
+        ValueError, match=r"models.mine.architecture: unknown architecture key\(s\) \['scael'\]"
+    ):
+        check_architectures(config)
+
+
+def test_a_plugin_architecture_is_checked_from_its_own_config(plugin_site):
+    """No edit of the YAML schema: the plugin's Config dataclass is its schema."""
+    from csft.models.schema import architecture_schema
+
+    schema = architecture_schema(registry.model_class("lastvalue"))
+    assert schema["properties"] == {"scale": {"type": "number", "default": 1.0}}
+    config = {"forecast": {"runs": [{"model": "lastvalue", "lookback": 8}]},
+              "models": {"lastvalue": {"architecture": {}}}}  # fmt: skip
+    check_architectures(config)
+    assert config["models"]["lastvalue"]["architecture"] == {"scale": 1.0}  # the default
+    config["models"]["lastvalue"]["architecture"] = {"scale": "big"}
+    with pytest.raises(
+        ValueError, match=r"models.lastvalue.architecture.scale: 'big' is not of type 'number'"
+    ):
         check_architectures(config)
 
 

@@ -138,8 +138,11 @@ def resolved_tiny_config(root: Path) -> dict:
     """The tiny config as a rule sees it: validated, the schema's defaults filled in."""
     from snakemake.utils import validate
 
+    from csft.config import fill_architectures
+
     config = tiny_config(root)
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    fill_architectures(config)
     return config
 
 

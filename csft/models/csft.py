@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -33,9 +34,12 @@ from torch import nn
 from csft.data.resampling import resample
 from csft.models import placement as placements
 from csft.models.layers import RevIN, sinusoidal_positions, transformer_encoder
+from csft.models.settings import fixed, setting, supplied
 
-FUSIONS = ("cross_attention", "residual")
-INPUT_NORMS = ("instance", "none")
+Fusion = Literal["cross_attention", "residual"]
+InputNorm = Literal["instance", "none"]
+FUSIONS = get_args(Fusion)
+INPUT_NORMS = get_args(InputNorm)
 
 
 # ----------------------------------------------------------------------------- length rule
@@ -180,29 +184,37 @@ def zero_padding(tokens: torch.Tensor, padding: torch.Tensor | None) -> torch.Te
 class CSFTConfig:
     """Every architectural choice of CSFT; defaults are the resolutions in docs/csft.md."""
 
-    lookback: int  # T of the forecasting input (any T of its log2 interval is accepted)
-    horizon: int  # forecast length H
-    n_channels: int  # C (channel independent: only RevIN sees it)
-    patch_len: int = 16  # l_p = s_p: non-overlapping patches
-    repatch: int = 2  # l_rp: tokens merged per CTL
-    d_model: int = 16  # d_0
-    d_max: int = 0  # cap on d_l (0 = no cap, the paper's doubling at every scale)
-    n_heads: int = 4
-    n_layers: int = 1  # encoder layers per scale
-    ffn_ratio: int = 2  # FFN width = ffn_ratio * d
-    dropout: float = 0.1
-    fusion: str = "cross_attention"  # or "residual" (the ablation)
-    attention_residual: bool = True  # residual + LayerNorm around cross-scale attention
-    head_dropout: float = 0.0
-    revin: bool = True
-    # "instance": each grid z-normalised before patching (level and scale removed); "none": the
-    # values as the data policy left them (UCR: ucr.scaling), so amplitude can carry class.
-    input_norm: str = "instance"
-    min_length: int = 64  # supported series lengths [min_length, max_length)
-    max_length: int = 8192
-    # How a look-back of any T in the interval meets the grid (csft.models.placement): the paper's
-    # "resample", or "length_aware", "pad_mask", "crop" (the uf track's alternatives).
-    placement: str = "resample"
+    lookback: int = supplied(
+        "T of the forecasting input (the job's look-back; any T of its log2 interval is accepted)."
+    )
+    horizon: int = supplied("Forecast length H (the job's horizon).")
+    n_channels: int = supplied("Channels C (channel independent: only RevIN sees it).")
+    patch_len: int = setting(16, "Patch length = stride (l_p = s_p).", minimum=1)
+    repatch: int = fixed(2, "l_rp, tokens merged per CTL (the log2 length rule assumes 2).")
+    d_model: int = setting(16, "Width d_0 of the finest scale.", minimum=1)
+    d_max: int = setting(0, "Cap on d_l (0: none, the paper's doubling).", minimum=0)
+    n_heads: int = setting(4, "Attention heads (self and cross-scale).", minimum=1)
+    n_layers: int = setting(1, "Encoder layers per scale.", minimum=1)
+    ffn_ratio: int = setting(2, "FFN width as a multiple of d.", minimum=1)
+    dropout: float = setting(0.1, "Dropout in encoders and attention.", minimum=0, maximum=1)
+    fusion: Fusion = setting(
+        "cross_attention", "Cross-scale attention, or the ablation's residual."
+    )
+    attention_residual: bool = setting(True, "Residual + LayerNorm around cross-scale attention.")
+    head_dropout: float = setting(0.0, "Dropout before the forecasting head.", minimum=0, maximum=1)
+    revin: bool = setting(True, "Reversible instance normalization of the input.")
+    input_norm: InputNorm = setting(
+        "instance",
+        "instance: each series z-normalised on its grid before patching (level and scale "
+        "removed); none: the values as the data policy (ucr.scaling) left them.",
+    )
+    min_length: int = setting(64, "Shortest supported series length.", minimum=16)
+    max_length: int = setting(8192, "Supported lengths are below this.", minimum=32)
+    placement: str = supplied(
+        "How a look-back of any T in the interval meets the grid (csft.models.placement): the "
+        "paper's resample, or length_aware, pad_mask, crop; the uf track's axis, set by the job.",
+        "resample",
+    )
 
     def __post_init__(self) -> None:
         if self.placement not in placements.PLACEMENTS:
