@@ -72,6 +72,8 @@ def test_the_yaml_schema_lists_no_model_architecture():
          "models.dlinear.architecture.individual: 'yes' is not of type 'boolean'"),
         (("models", "dlinear", "architecture", "kernel_size"), 24,
          "models.dlinear.architecture.kernel_size: 24 should not be valid"),
+        (("models", "patchtst", "architecture", "d_model"), 16.0,
+         "models.patchtst.architecture.d_model: 16.0 is not of type 'integer'"),
         (("models", "patchtst", "architecture", "dropout"), 1.5,
          "models.patchtst.architecture.dropout: 1.5 is greater than the maximum of 1"),
         (("models", "dlinear", "architecture", "kernal_size"), 5,

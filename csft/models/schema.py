@@ -77,15 +77,20 @@ def check_architecture(
     """Validate one architecture block against its derived schema; with `fill_defaults`, add
     every missing setting's default (in field order, as Snakemake's validate does). Errors
     name the path: `<where>.patch_len: 0 is less than the minimum of 1`."""
-    from jsonschema import Draft7Validator
+    from jsonschema import Draft7Validator, validators
 
+    # An integer setting takes an int only (16.0 would reach a layer size as a float).
+    checker = Draft7Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    validator = validators.extend(Draft7Validator, type_checker=checker)
     properties = schema["properties"]
     unknown = sorted(set(block) - set(properties))
     if unknown:
         raise ValueError(
             f"{where}: unknown architecture key(s) {unknown}; valid: {sorted(properties)}"
         )
-    errors = sorted(Draft7Validator(schema).iter_errors(block), key=lambda e: list(e.path))
+    errors = sorted(validator(schema).iter_errors(block), key=lambda e: list(e.path))
     if errors:
         error = errors[0]
         path = ".".join([where, *(str(p) for p in error.absolute_path)])
