@@ -106,10 +106,11 @@ def flatten(config: Mapping) -> dict[str, str]:
     return {key: str(value) for key, value in row.items()}
 
 
-def _git(*args: str) -> str:
+def git(*args: str, cwd: str | os.PathLike | None = None) -> str:
+    """`git ARGS` in `cwd` (default: this process's), its output; "unknown" without git."""
     try:
         return subprocess.run(
-            ["git", *args], capture_output=True, text=True, check=True
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -118,8 +119,8 @@ def _git(*args: str) -> str:
 def provenance_tags() -> dict[str, str]:
     """Git commit and dirty flag, package versions, host and hardware of this process."""
     tags = {
-        "git.commit": _git("rev-parse", "HEAD"),
-        "git.dirty": str(bool(_git("status", "--porcelain", "--untracked-files=no"))).lower(),
+        "git.commit": git("rev-parse", "HEAD"),
+        "git.dirty": str(bool(git("status", "--porcelain", "--untracked-files=no"))).lower(),
         "host": platform.node(),
         "machine.platform": platform.platform(),
         "machine.cpu": platform.processor() or platform.machine(),

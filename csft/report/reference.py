@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from csft import atomic
+from csft import atomic, tracking
+from csft.data.download import sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference"
@@ -39,19 +38,6 @@ BLOCK = re.compile(
     r"(?P<body>.*?)(?P<close><!-- /reference -->)",
     re.S,
 )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _git(*args: str, cwd: Path) -> str:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def output_span_s(results: Path) -> float:
@@ -66,9 +52,9 @@ def provenance(
 ) -> dict:
     """Where the tables came from: commit, configs (with hashes), machine, date, wall time."""
     return {
-        "commit": _git("rev-parse", "HEAD", cwd=checkout),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=checkout)),
-        "configfiles": {str(p): _sha256(checkout / p) for p in configfiles},
+        "commit": tracking.git("rev-parse", "HEAD", cwd=checkout),
+        "dirty": bool(tracking.git("status", "--porcelain", "--untracked-files=no", cwd=checkout)),
+        "configfiles": {str(p): sha256_of(checkout / p) for p in configfiles},
         "machine": {
             "platform": platform.platform(),
             "cpu": platform.processor() or platform.machine(),
