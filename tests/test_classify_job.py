@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from tiny_classify import SETTINGS, synthetic
+from tiny_study import with_value
 
 from csft.classifiers import csft as csft_classifier
 from csft.classifiers import patchtst as patchtst_classifier
@@ -256,9 +257,6 @@ def test_bad_classify_settings_are_refused_naming_the_field(tiny, path, value, n
     from csft.jobs.classify_run import ClassifySettings, resolve
 
     values = resolve(tiny, CLASSIFY).to_dict()
-    target = values
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    with_value(values, path, value)
     with pytest.raises(ValueError, match=re.escape(named)):
         ClassifySettings.from_dict(values)

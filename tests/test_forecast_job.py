@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from tiny_study import resolved_tiny_config
+from tiny_study import resolved_tiny_config, with_value
 
 from csft.data.ett import CroppedWindows, ETTSeries, ForecastWindows, RandomLookbackCollate
 from csft.jobs import pretrain as pretrain_job
@@ -224,10 +224,7 @@ def test_settings_travel_as_one_plain_dict_and_serialise_once(config):
 )
 def test_bad_settings_are_refused_naming_the_field(config, path, value, named):
     values = resolve(config, MAIN).to_dict()
-    target = values
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    with_value(values, path, value)
     with pytest.raises(ValueError, match=re.escape(named)):
         ForecastSettings.from_dict(values)
     del values["mode"]

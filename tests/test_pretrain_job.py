@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from tiny_study import resolved_tiny_config
+from tiny_study import resolved_tiny_config, with_value
 
 from csft.config import check_pretraining, pretraining_settings, resolve_architecture
 from csft.data.ett import ETTSeries
@@ -240,9 +240,6 @@ def test_bad_pretraining_settings_are_refused_naming_the_field(config, path, val
         "seed": "1",
     }
     values = pretrain_job.resolve(config, wildcards).to_dict()
-    target = values
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    with_value(values, path, value)
     with pytest.raises(ValueError, match=re.escape(named)):
         pretrain_job.PretrainSettings.from_dict(values)

@@ -168,3 +168,12 @@ def forecast_only_config(root: Path, prefix: str, **sections) -> dict:
         "analysis": {"enabled": False},
         **sections,
     }
+
+
+def with_value(values: dict, path: tuple, value) -> dict:
+    """`values` (nested dicts) with the entry at `path` set to `value`, in place."""
+    target = values
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return values
