@@ -14,7 +14,7 @@ from csft import atomic, tracking
 from csft.config import classifier_model, classify_settings
 from csft.data.custom_classification import custom_classification
 from csft.data.ucr import load_ucr, scale
-from csft.device import describe, resolve_device
+from csft.device import DEVICES, describe, resolve_device
 from csft.jobs.classify import ClassifyJob, method_name, primary_protocol, run
 from csft.jobs.common import (
     PlainDict,
@@ -64,7 +64,7 @@ class ClassifySettings(PlainDict):
 
     def __post_init__(self) -> None:
         check_int("ClassifyJob.seed", self.job.seed, low=0)
-        check_choice("ClassifyJob.device", self.job.device, ("auto", "cpu", "cuda"))
+        check_choice("ClassifyJob.device", self.job.device, DEVICES)
         check(isinstance(self.recipe, dict), "ClassifySettings.recipe", self.recipe, "a mapping")
 
     def params(self) -> dict:
