@@ -140,6 +140,26 @@ def test_classifier_contract(name, fitted):
         assert outcome.train_seconds > 0 and outcome.test_seconds > 0
 
 
+def reloaded(classifier, tmp_path):
+    """A new instance of the classifier's class from its fitted state, through a file read
+    with weights_only=True (as python -m csft.evaluate reads a job's model.pt)."""
+    path = tmp_path / "state.pt"
+    torch.save(classifier.fitted_state(), path)
+    again = type(classifier)(classifier.job, classifier.settings)
+    again.load_fitted(torch.load(path, weights_only=True), str(path))
+    return again
+
+
+@pytest.mark.parametrize("name", EVERY_CLASSIFIER)
+def test_a_classifier_saved_and_loaded_predicts_as_fitted(name, fitted, tmp_path):
+    classifier, splits, scored = fitted(name)
+    again = reloaded(classifier, tmp_path)
+    for outcome in scored:
+        np.testing.assert_array_equal(
+            again.predict(splits.test(), outcome.protocol), outcome.predictions
+        )
+
+
 def represents(name: str) -> bool:
     return callable(getattr(classifier_class(name), "represent", None))
 
@@ -186,7 +206,7 @@ def own_classifier(tmp_path, monkeypatch):
     sys.modules.pop("my_classifiers", None)
 
 
-def test_the_documented_classifier_of_your_own_keeps_the_contract(own_classifier):
+def test_the_documented_classifier_of_your_own_keeps_the_contract(own_classifier, tmp_path):
     from csft.config import classifier_model
     from csft.jobs.classify import job_seeds, run
 
@@ -200,8 +220,11 @@ def test_the_documented_classifier_of_your_own_keeps_the_contract(own_classifier
     assert record["method"] == "nearest_mean" and 0 <= record["test_accuracy"] <= 1
     job = ClassifyJob("nearest_mean", "S", "resample", 1)
     classifier = classifier_class("nearest_mean")(job, {})
-    fit_and_score(classifier, seal(synthetic(), "fixed_budget", 0.25, 0))
+    splits = seal(synthetic(), "fixed_budget", 0.25, 0)
+    (scored,) = fit_and_score(classifier, splits)
     assert classifier.represent(synthetic().test.series).shape == (30, classifier.length)
+    again = reloaded(classifier, tmp_path)  # its fitted_state() and load_fitted()
+    np.testing.assert_array_equal(again.predict(splits.test(), "supervised"), scored.predictions)
 
 
 def test_a_variant_needs_a_classifier_that_declares_an_architecture():

@@ -175,3 +175,16 @@ def test_a_custom_folder_runs_through_the_dag(tmp_path, mirror):
     for run in runs:
         assert run.data.tags["data.sha256.custom_classification/Toy/Toy_TRAIN.tsv"]
         assert run.data.tags["data.pinned"] == "false"
+    # The job's model.pt rescores to its accuracy, from the folder's files, hash-checked.
+    from csft import evaluate
+
+    assert (
+        evaluate.evaluate(job / "seed1" / "model.pt")[0]["test_accuracy"]
+        == (record["test_accuracy"])
+    )
+    write_tsv(data / "Toy_TEST.tsv", rows(10, seed=2))
+    with pytest.raises(ValueError, match=r"Toy_TEST.tsv is not the file .*model.pt was trained on"):
+        evaluate.evaluate(job / "seed1" / "model.pt")
+    (data / "Toy_TEST.tsv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"Toy_TEST.tsv: the data .* is not there"):
+        evaluate.evaluate(job / "seed1" / "model.pt")

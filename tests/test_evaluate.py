@@ -1,5 +1,7 @@
 """A saved forecaster rescored without retraining (python -m csft.evaluate) gets its job's
-metrics exactly; a data file that is not the one it was trained on is refused."""
+metrics exactly; a data file that is not the one it was trained on is refused. (Saved
+classifiers: tests/test_contract.py, test_workflow.py and test_custom_classification.py; their
+refusals here.)"""
 
 import json
 
@@ -50,3 +52,31 @@ def test_another_data_file_is_refused(tmp_path, mirror):
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     with pytest.raises(Exception, match="junk.pt|weights|pickle|zip"):
         evaluate.evaluate(tmp_path / "junk.pt", mirror)
+
+
+def test_a_classifier_that_cannot_save_itself_is_refused_by_name(tmp_path):
+    from csft.classifiers.base import Classifier
+    from csft.jobs import classify_run
+    from csft.jobs.classify import ClassifyJob
+    from csft.jobs.common import Tracking
+
+    job = ClassifyJob("dtw_1nn", "Toy", "native", 1)
+    data = classify_run.DataProtocol("archive", 64, "resample", "interpolate", 0.25)
+    settings = classify_run.ClassifySettings(job, {"window": 0.1}, data, Tracking("", "", ""))
+    path = tmp_path / "model.pt"
+    classify_run.save_classifier(path, Classifier(job, {}), settings, {}, None)
+    with pytest.raises(ValueError, match=r"model.pt: the classifier was not saved \(Classifier "
+                       r"does not define fitted_state\(\)\)"):  # fmt: skip
+        evaluate.evaluate(path)
+
+
+def test_an_estimator_holding_an_untrusted_type_is_not_loaded():
+    from sklearn.preprocessing import FunctionTransformer
+
+    from csft.classifiers import persist
+
+    packed = persist.pack(FunctionTransformer(json.dumps))  # would call json.dumps on load
+    with pytest.raises(ValueError, match=r"here: holds types outside .*json.dumps.*refusing"):
+        persist.unpack(packed, "here")
+    trusted = persist.unpack(persist.pack(FunctionTransformer()), "here")
+    assert isinstance(trusted, FunctionTransformer)

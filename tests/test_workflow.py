@@ -244,6 +244,24 @@ def test_classification_runs_share_metric_keys_in_mlflow(study):
                 assert run.data.tags["svm.C"] == "inf"
 
 
+def test_every_classification_job_keeps_its_model_and_rescores_to_its_metrics(study):
+    """python -m csft.evaluate on each classification job's model.pt (from its first run's
+    artifacts for one of them): every method's accuracy as the job recorded it, exactly."""
+    root, configfile, _ = study
+    data_dir = yaml.safe_load(configfile.read_text())["data_dir"]
+    saved = sorted((root / "results" / "classify").glob("*/*/*/*/seed*/model.pt"))
+    assert len(saved) == len(list((root / "results" / "classify").glob("**/metrics.json")))
+    for path in saved:
+        trained = json.loads((path.parent / "metrics.json").read_text())
+        rescored = evaluate.evaluate(path, data_dir)
+        keys = ("method", "test_accuracy", "n_test")
+        assert [[r[k] for k in keys] for r in rescored] == [[r[k] for k in keys] for r in trained]
+    (job,) = (root / "results/classify/csft/Chinatown").glob("*/fixed_budget/seed*/metrics.json")
+    first = json.loads(job.read_text())[0]  # the fine-tuned head: the job's first run
+    path = evaluate.model_file(first["mlflow_run_id"], f"sqlite:///{root}/mlflow.db")
+    assert evaluate.evaluate(path, data_dir)[0]["test_accuracy"] == first["test_accuracy"]
+
+
 def test_claims_analyses_write_tables_figures_and_verdicts(study):
     results = study[0] / "results"
     summary = pd.read_csv(results / "tables" / "analysis.csv")

@@ -13,6 +13,7 @@ import inspect
 
 import numpy as np
 
+from csft.classifiers import persist
 from csft.classifiers.base import Classifier, all_train, longest_train
 from csft.data.ucr import UCRSplit
 from csft.training.classify import SealedSplits, to_length
@@ -62,6 +63,19 @@ class AeonClassifier(Classifier):
 
     def predict(self, test: UCRSplit, protocol: str) -> np.ndarray:
         return np.asarray(self.model.predict(self.as_input(test.series)))
+
+    def fitted_state(self) -> dict:
+        try:
+            estimator = persist.pack(self.model)
+        except TypeError as error:  # skops' UnsupportedTypeException: an exotic aeon estimator
+            raise NotImplementedError(
+                f"skops cannot save {type(self.model).__name__}: {error}"
+            ) from error
+        return {"length": self.length, "estimator": estimator}
+
+    def load_fitted(self, state: dict, where: str) -> None:
+        self.length = int(state["length"])
+        self.model = persist.unpack(state["estimator"], where)
 
 
 class MiniRocket(AeonClassifier):

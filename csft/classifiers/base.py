@@ -60,6 +60,17 @@ class Classifier:
     def describe(self, test: UCRSplit) -> None:
         """Untimed record fields after prediction (feature statistics) into self.extra."""
 
+    def fitted_state(self) -> dict:
+        """What predict needs after fit, as tensors, numbers, strings, lists and dicts (fitted
+        scikit-learn/aeon estimators through csft.classifiers.persist.pack), so the job's
+        model.pt loads with weights_only=True (python -m csft.evaluate)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define fitted_state()")
+
+    def load_fitted(self, state: dict, where: str) -> None:
+        """The fitted classifier back from `fitted_state()`'s dict (job and settings as
+        constructed); `where` names the file in errors."""
+        raise NotImplementedError(f"{type(self).__name__} does not define load_fitted()")
+
 
 def all_train(splits: SealedSplits) -> tuple[list[np.ndarray], np.ndarray]:
     """The whole of TRAIN (training part + validation part)."""

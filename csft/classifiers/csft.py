@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from csft.classifiers import persist
 from csft.classifiers.base import Classifier, all_train, feature_statistics, longest_train
 from csft.data.ucr import UCRSplit
 from csft.device import device_of, resolve_device
@@ -109,8 +110,10 @@ class CSFTClassification(Classifier):
         self.train_seconds["svm"] = pretrain_seconds + time.perf_counter() - started
 
         started = time.perf_counter()  # (a) fine-tuned linear head(s) on H_L
-        depths = [int(math.log2(g // config.patch_len)) for g in grids]
-        self.model = CSFTClassifier(config, splits.n_classes, depths).to(device_of(self.encoder))
+        self.depths = [int(math.log2(g // config.patch_len)) for g in grids]
+        self.n_classes = splits.n_classes
+        self.model = CSFTClassifier(config, self.n_classes, self.depths)
+        self.model = self.model.to(device_of(self.encoder))
         self.model.encoder.load_state_dict(self.encoder.state_dict())
         self.training = training = ClassifierTraining(**settings["training"])
         history = fit_classifier(
@@ -130,6 +133,39 @@ class CSFTClassification(Classifier):
             common, epochs_run=len(history), steps_run=steps, history=history
         )
         self.extra["svm"].update(common, svm_C=describe_c(self.svms))
+
+    def fitted_state(self) -> dict:
+        def cpu(module):
+            return {key: value.cpu() for key, value in module.state_dict().items()}
+
+        return {
+            "lookback": self.config.lookback,
+            "grid_map": {int(own): int(grid) for own, grid in self.grid_map.items()},
+            "n_classes": self.n_classes,
+            "depths": self.depths,
+            "encoder": cpu(self.encoder),  # the SVM's frozen encoder
+            "model": cpu(self.model),  # the fine-tuned encoder and head(s)
+            "svms": {int(width): persist.pack(svm) for width, svm in self.svms.items()},
+        }
+
+    def load_fitted(self, state: dict, where: str) -> None:
+        architecture = self.settings["architecture"]
+        self.config = CSFTConfig(
+            lookback=state["lookback"], horizon=1, n_channels=1, **architecture
+        )
+        self.grid_map, self.n_classes, self.depths = (
+            state["grid_map"],
+            state["n_classes"],
+            state["depths"],
+        )
+        device = resolve_device(self.job.device)
+        self.encoder = CSFTEncoder(self.config).to(device)
+        self.encoder.load_state_dict(state["encoder"])
+        self.model = CSFTClassifier(self.config, self.n_classes, self.depths).to(device)
+        self.model.load_state_dict(state["model"])
+        self.svms = {width: persist.unpack(svm, where) for width, svm in state["svms"].items()}
+        self.pretraining = StepPretraining(**self.settings["pretraining"])
+        self.training = ClassifierTraining(**self.settings["training"])
 
     def predict(self, test: UCRSplit, protocol: str) -> np.ndarray:
         groups = self.groups(test)

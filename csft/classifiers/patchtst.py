@@ -35,14 +35,19 @@ class PatchTSTClassification(Classifier):
         x = torch.as_tensor(to_length(split.series, self.length))  # (N, length)
         return equal_length_groups(x, torch.as_tensor(split.labels))
 
-    def fit(self, splits: SealedSplits) -> None:
-        self.length = longest_train(splits)
+    def build(self, length: int, n_classes: int) -> None:
+        """The untrained model for series of `length` points and its training recipe."""
+        self.length, self.n_classes = length, n_classes
         config = model_class("patchtst").Config(
-            lookback=self.length, horizon=1, n_channels=1, **self.settings["architecture"]
+            lookback=length, horizon=1, n_channels=1, **self.settings["architecture"]
         )
         device = resolve_device(self.job.device)
-        self.model = classifier_part("patchtst")(config, splits.n_classes).to(device)
-        self.training = training = ClassifierTraining(**self.settings["training"])
+        self.model = classifier_part("patchtst")(config, n_classes).to(device)
+        self.training = ClassifierTraining(**self.settings["training"])
+
+    def fit(self, splits: SealedSplits) -> None:
+        self.build(longest_train(splits), splits.n_classes)
+        training = self.training
         steps = training.budget(train_values(splits.train.series))
         history = fit_classifier(
             self.model,
@@ -64,6 +69,15 @@ class PatchTSTClassification(Classifier):
     def predict(self, test: UCRSplit, protocol: str) -> np.ndarray:
         logits = predict_groups(self.model, self.equal(test), self.training.batch_size)
         return logits.argmax(1).numpy()
+
+    def fitted_state(self) -> dict:
+        weights = {key: value.cpu() for key, value in self.model.state_dict().items()}
+        return {"length": self.length, "n_classes": self.n_classes, "weights": weights}
+
+    def load_fitted(self, state: dict, where: str) -> None:
+        self.build(int(state["length"]), int(state["n_classes"]))
+        self.model.load_state_dict(state["weights"])
+        self.model.eval()
 
     def describe(self, test: UCRSplit) -> None:
         self.extra["supervised"].update(feature_statistics(self.represent(test.series)))

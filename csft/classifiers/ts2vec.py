@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from csft.classifiers import persist
 from csft.classifiers.base import Classifier, all_train, feature_statistics
 from csft.data.ucr import UCRSplit
 from csft.device import resolve_device
@@ -17,10 +18,13 @@ class TS2VecClassification(Classifier):
     protocols = ("svm",)
     uses_torch = True
 
+    def make_config(self):
+        settings = {k: v for k, v in self.settings.items() if k != "threads"}
+        return classifier_part("ts2vec").TS2VecConfig(**settings)
+
     def fit(self, splits: SealedSplits) -> None:
         ts2vec = classifier_part("ts2vec")
-        settings = {k: v for k, v in self.settings.items() if k != "threads"}
-        self.config = config = ts2vec.TS2VecConfig(**settings)
+        self.config = config = self.make_config()
         series, labels = all_train(splits)
         # One padded width for TRAIN and TEST, the archive file's, as the official loader keeps
         # it: the max-pool covers padded steps, so a width per split would shift one against
@@ -39,6 +43,20 @@ class TS2VecClassification(Classifier):
     def predict(self, test: UCRSplit, protocol: str) -> np.ndarray:
         self.test_features = self.represent(test.series)
         return self.svm.predict(self.test_features)
+
+    def fitted_state(self) -> dict:
+        weights = {key: value.cpu() for key, value in self.model.state_dict().items()}
+        return {"width": self.width, "weights": weights, "svm": persist.pack(self.svm)}
+
+    def load_fitted(self, state: dict, where: str) -> None:
+        from torch.optim.swa_utils import AveragedModel
+
+        self.config, self.width = self.make_config(), state["width"]
+        encoder = classifier_part("ts2vec").TS2VecEncoder(self.config)
+        self.model = AveragedModel(encoder).to(resolve_device(self.job.device))
+        self.model.load_state_dict(state["weights"])
+        self.model.eval()
+        self.svm = persist.unpack(state["svm"], where)
 
     def describe(self, test: UCRSplit) -> None:
         self.extra["svm"].update(feature_statistics(self.test_features))

@@ -140,8 +140,18 @@ def run(
     settings: dict,
     log_metrics: MetricLogger = lambda metrics, step: None,
 ) -> list[dict]:
+    """The records of `run_keeping` (its classifier dropped)."""
+    return run_keeping(job, splits, settings, log_metrics)[0]
+
+
+def run_keeping(
+    job: ClassifyJob,
+    splits: SealedSplits,
+    settings: dict,
+    log_metrics: MetricLogger = lambda metrics, step: None,
+) -> tuple[list[dict], Classifier]:
     """Fit `job.model` on `splits`, score TEST once; one record per protocol the classifier
-    declares (CSFT gives two).
+    declares (CSFT gives two), and the fitted classifier (its state is the job's model.pt).
 
     Each record: the job's keys, `method`, `test_accuracy`, `n_test`, `train_seconds` (fit,
     pretraining included) and `test_seconds` (prediction), plus `history` for neural models.
@@ -171,4 +181,4 @@ def run(
         }
         records.append(record)
         log.info("%s on %s: accuracy %.4f", record["method"], job.dataset, record["test_accuracy"])
-    return records
+    return records, classifier

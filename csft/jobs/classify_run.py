@@ -1,21 +1,27 @@
 """A classification job as the workflow runs it: its settings resolved from the config once
 (`resolve`), handed from the rule whole as one plain dict, and `execute` (data -> sealed splits
--> csft.jobs.classify.run -> one MLflow run per method -> metrics.json)."""
+-> csft.jobs.classify.run_keeping -> one MLflow run per method -> metrics.json and model.pt,
+which `load_classifier` reads back for python -m csft.evaluate)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from csft import atomic, tracking
 from csft.config import classifier_model, classify_settings
 from csft.data.custom_classification import custom_classification
+from csft.data.download import sha256_of
 from csft.data.ucr import load_ucr, scale
 from csft.device import DEVICES, describe, resolve_device
-from csft.jobs.classify import ClassifyJob, method_name, primary_protocol, run
+from csft.jobs.classify import ClassifyJob, method_name, primary_protocol, run_keeping
 from csft.jobs.common import (
     PlainDict,
     Tracking,
@@ -24,8 +30,15 @@ from csft.jobs.common import (
     check_int,
     tracking_for,
 )
-from csft.models.registry import classifier_class, register_config_classifiers
+from csft.models.registry import (
+    classifier_class,
+    classifier_target,
+    register_classifier,
+    register_config_classifiers,
+)
 from csft.training.classify import lengthen_short, seal
+
+log = logging.getLogger(__name__)
 
 SUMMARY_KEYS = ("test_accuracy", "n_test", "train_seconds", "test_seconds")
 
@@ -160,9 +173,12 @@ def execute(
 
     with start(method_name(job, primary_protocol(job.model))) as mlflow_run:
         mlflow.log_dict(dict(config), "config.yaml")
-        records = run(job, splits, dict(settings.recipe), log_metrics)
+        records, classifier = run_keeping(job, splits, dict(settings.recipe), log_metrics)
         _log_record(records[0])
         records[0]["mlflow_run_id"] = mlflow_run.info.run_id
+        entry = (config.get("custom_classification") or {}).get(job.dataset)
+        save_classifier(outputs["model"], classifier, settings, files, entry)
+        mlflow.log_artifact(outputs["model"])
     for record in records[1:]:  # CSFT's SVM: a run of its own, with the pretraining it shares
         with start(record["method"]) as mlflow_run:
             for step, values in pretrain_rows:
@@ -172,3 +188,48 @@ def execute(
     for record in records:
         record.pop("history", None)  # per-epoch rows live in MLflow
     atomic.write_text(outputs["metrics"], json.dumps(records, indent=2, sort_keys=True))
+
+
+MODEL_FORMAT = 1  # of the saved classifier file; a change of layout bumps it
+
+
+def save_classifier(
+    path: str | os.PathLike, classifier, settings: ClassifySettings,
+    files: Mapping[str, str], custom_entry: Mapping | None,
+) -> None:  # fmt: skip
+    """The fitted classifier (`fitted_state()`) with everything that rebuilds and rescores it:
+    its class, the job's settings, the SHA-256 of each data file ({relpath: path}) and a custom
+    dataset's config entry. A classifier of your own without fitted_state() gets a file that
+    says so (state None), and python -m csft.evaluate refuses it by name."""
+    try:
+        state, missing = classifier.fitted_state(), None
+    except NotImplementedError as error:
+        state, missing = None, str(error)
+        log.warning("%s: the fitted classifier is not saved (%s)", path, error)
+    payload = {
+        "format": MODEL_FORMAT,
+        "task": "classify",
+        "classifier_target": classifier_target(settings.job.model),
+        "settings": settings.to_dict(),
+        "custom_classification": None if custom_entry is None else dict(custom_entry),
+        "data_sha256": {relpath: sha256_of(file) for relpath, file in files.items()},
+        "state": state,
+        "not_saved": missing,
+    }
+    with atomic.atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_classifier(path: str | os.PathLike, payload: Mapping):
+    """(the fitted classifier, its settings) from `save_classifier`'s payload (read from `path`
+    with weights_only=True)."""
+    if payload.get("format") != MODEL_FORMAT or payload.get("task") != "classify":
+        raise ValueError(f"{path}: not a saved classifier of format {MODEL_FORMAT}")
+    if payload["state"] is None:
+        raise ValueError(f"{path}: the classifier was not saved ({payload['not_saved']})")
+    model = payload["settings"]["job"]["model"]
+    register_classifier(model, payload["classifier_target"])  # a plugin, known from its file
+    settings = ClassifySettings.from_dict(payload["settings"])
+    classifier = classifier_class(model)(settings.job, dict(settings.recipe))
+    classifier.load_fitted(payload["state"], str(path))
+    return classifier, settings

@@ -153,6 +153,14 @@ def register_config_classifiers(config: dict) -> None:
     CLASSIFIER_REGISTRY.register_config(config)
 
 
+def register_classifier(name: str, target: str) -> None:
+    CLASSIFIER_REGISTRY.register(name, target)
+
+
+def classifier_target(name: str) -> str:
+    return CLASSIFIER_REGISTRY.target(name)
+
+
 def classifier_class(name: str) -> type:
     """The csft.classifiers.Classifier subclass registered under `name` (or "aeon:Class")."""
     return CLASSIFIER_REGISTRY.load(name)

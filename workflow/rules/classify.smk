@@ -9,6 +9,7 @@ rule train_classify:
         unpack(classify_inputs),
     output:
         metrics=f"{RESULTS}/classify/{{classifier}}/{{name}}/{{policy}}/{{selection}}/seed{{seed}}/metrics.json",
+        model=f"{RESULTS}/classify/{{classifier}}/{{name}}/{{policy}}/{{selection}}/seed{{seed}}/model.pt",
     log:
         f"{LOGS}/train_classify/{{classifier}}_{{name}}_{{policy}}_{{selection}}_seed{{seed}}.log",
     conda:
