@@ -15,6 +15,7 @@ from csft.classifiers.base import Classifier, all_train, feature_statistics, lon
 from csft.data.ucr import UCRSplit
 from csft.device import device_of, resolve_device
 from csft.models.csft import CSFTClassifier, CSFTConfig, CSFTEncoder
+from csft.training.checkpoint import cpu_weights
 from csft.training.classify import (
     ClassifierTraining,
     GroupBatches,
@@ -135,16 +136,13 @@ class CSFTClassification(Classifier):
         self.extra["svm"].update(common, svm_C=describe_c(self.svms))
 
     def fitted_state(self) -> dict:
-        def cpu(module):
-            return {key: value.cpu() for key, value in module.state_dict().items()}
-
         return {
             "lookback": self.config.lookback,
             "grid_map": {int(own): int(grid) for own, grid in self.grid_map.items()},
             "n_classes": self.n_classes,
             "depths": self.depths,
-            "encoder": cpu(self.encoder),  # the SVM's frozen encoder
-            "model": cpu(self.model),  # the fine-tuned encoder and head(s)
+            "encoder": cpu_weights(self.encoder),  # the SVM's frozen encoder
+            "model": cpu_weights(self.model),  # the fine-tuned encoder and head(s)
             "svms": {int(width): persist.pack(svm) for width, svm in self.svms.items()},
         }
 

@@ -10,6 +10,7 @@ from csft.classifiers.base import Classifier, feature_statistics, longest_train
 from csft.data.ucr import UCRSplit
 from csft.device import resolve_device
 from csft.models.registry import classifier_part, model_class
+from csft.training.checkpoint import cpu_weights
 from csft.training.classify import (
     ClassifierTraining,
     SealedSplits,
@@ -71,7 +72,7 @@ class PatchTSTClassification(Classifier):
         return logits.argmax(1).numpy()
 
     def fitted_state(self) -> dict:
-        weights = {key: value.cpu() for key, value in self.model.state_dict().items()}
+        weights = cpu_weights(self.model)
         return {"length": self.length, "n_classes": self.n_classes, "weights": weights}
 
     def load_fitted(self, state: dict, where: str) -> None:

@@ -10,6 +10,7 @@ from csft.classifiers.base import Classifier, all_train, feature_statistics
 from csft.data.ucr import UCRSplit
 from csft.device import resolve_device
 from csft.models.registry import classifier_part
+from csft.training.checkpoint import cpu_weights
 from csft.training.classify import SealedSplits, svm_on_features
 
 
@@ -45,7 +46,7 @@ class TS2VecClassification(Classifier):
         return self.svm.predict(self.test_features)
 
     def fitted_state(self) -> dict:
-        weights = {key: value.cpu() for key, value in self.model.state_dict().items()}
+        weights = cpu_weights(self.model)
         return {"width": self.width, "weights": weights, "svm": persist.pack(self.svm)}
 
     def load_fitted(self, state: dict, where: str) -> None:

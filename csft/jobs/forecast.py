@@ -54,7 +54,7 @@ from csft.models.registry import (
     register_config_models,
 )
 from csft.training import forecast
-from csft.training.checkpoint import Checkpoint
+from csft.training.checkpoint import Checkpoint, cpu_weights
 from csft.training.pretrain import PretrainConfig
 from csft.training.seeding import seed_everything
 
@@ -339,7 +339,7 @@ def save_model(
         "job": dataclasses.asdict(job),  # tuples survive a weights_only load
         "training": dict(training),
         "data_sha256": data_sha256,
-        "state": {key: value.cpu() for key, value in model.state_dict().items()},
+        "state": cpu_weights(model),
     }  # fmt: skip
     with atomic.atomic_path(path) as tmp:
         torch.save(payload, tmp)

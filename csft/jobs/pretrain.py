@@ -43,7 +43,7 @@ from csft.jobs.common import (
     write_history,
 )
 from csft.models.csft import CSFTConfig, CSFTEncoder
-from csft.training.checkpoint import Checkpoint
+from csft.training.checkpoint import Checkpoint, cpu_weights
 from csft.training.pretrain import PretrainConfig, pretrain, window_batches
 from csft.training.seeding import seed_everything
 
@@ -244,7 +244,7 @@ def save_encoder(
     payload = {
         "format": FORMAT,
         "settings": dict(settings),
-        "state": {key: value.cpu() for key, value in encoder.state_dict().items()},
+        "state": cpu_weights(encoder),
         "history": history,
         "mlflow_run_id": mlflow_run_id,
         "seconds": float(seconds),

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 FORMAT = 2  # 2: one loop (csft.training.loop): best weights per module, a step count
 
 
+def cpu_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The module's state dict on the CPU: what a saved model file holds, whatever the device."""
+    return {key: value.cpu() for key, value in module.state_dict().items()}
+
+
 def fingerprint(settings: Any) -> str:
     """A stable hash of everything that decides a job's training (JSON-serialisable)."""
     text = json.dumps(settings, sort_keys=True, default=str)
