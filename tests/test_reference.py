@@ -12,9 +12,16 @@ from csft.report import reference
 def finished_run(tmp_path):
     results = tmp_path / "results" / "check"
     (results / "tables").mkdir(parents=True)
-    (results / "tables" / "claims.md").write_text("# Claims\n\n| claim | verdict |\n|---|---|\n")
-    (results / "tables" / "claims.csv").write_text("claim,verdict\nx,insufficient\n")
+    (results / "tables" / "claims.md").write_text(
+        "# Claims\n\n| claim | verdict |\n|---|---|\n| x | [insufficient](../figures/a.png) |\n"
+    )
+    (results / "tables" / "claims.csv").write_text(
+        "claim,paper,verdict,figure\nx,0.31,insufficient,figures/a.png\n"
+    )
     (results / "tables" / "figure.png").write_bytes(b"not a table")
+    (results / "figures").mkdir()
+    (results / "figures" / "a.png").write_bytes(b"\x89PNG")
+    (results / "figures" / "a.pdf").write_bytes(b"%PDF-")
     checkout = tmp_path / "repo"
     (checkout / "config").mkdir(parents=True)
     (checkout / "config" / "check.yaml").write_text("seeds: [1]\n")
@@ -27,8 +34,9 @@ def test_publish_copies_the_tables_with_their_provenance(tmp_path):
     target = reference.publish(
         results, "check", [reference.Path("config/check.yaml")], 7380, checkout, tmp_path / "ref"
     )
-    assert sorted(p.name for p in target.iterdir()) == [
-        "claims.csv", "claims.md", "provenance.json"
+    published = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert published == [
+        "figures/a.png", "provenance.json", "tables/claims.csv", "tables/claims.md"
     ]  # fmt: skip
     record = json.loads((target / "provenance.json").read_text())
     assert record["wall_time_s"] == 7380 and record["wall_time_source"] == "stated"
@@ -53,14 +61,29 @@ def test_a_block_is_regenerated_from_reference_and_a_stale_one_is_found(tmp_path
     results, checkout = finished_run(tmp_path)
     ref = tmp_path / "ref"
     reference.publish(results, "check", [reference.Path("config/check.yaml")], 60, checkout, ref)
-    doc = "Intro\n<!-- reference check/claims.md -->\nold numbers\n<!-- /reference -->\nEnd\n"
-    new = reference.render(doc, ref)
-    assert "old numbers" not in new and "| claim | verdict |" in new
+    doc = "Intro\n<!-- reference check/tables/claims.md -->\nold\n<!-- /reference -->\nEnd\n"
+    docs = tmp_path / "docs"  # a document one folder below the root, beside ref/
+    new = reference.render(doc, ref, docs)
+    assert "old" not in new and "| claim | verdict |" in new
     assert "# Claims" not in new and "`reference/check`" in new
+    assert "[insufficient](../ref/check/figures/a.png)" in new  # the link, rebased to docs/
     assert new.startswith("Intro\n") and new.endswith("<!-- /reference -->\nEnd\n")
-    assert reference.render(new, ref) == new  # rendering is idempotent
-    with pytest.raises(FileNotFoundError, match="check/other.md"):
-        reference.render("<!-- reference check/other.md -->\n<!-- /reference -->", ref)
+    assert reference.render(new, ref, docs) == new  # rendering is idempotent
+    with pytest.raises(FileNotFoundError, match="check/tables/other.md"):
+        reference.render("<!-- reference check/tables/other.md -->\n<!-- /reference -->", ref)
+
+
+def test_a_csv_block_shows_the_named_columns_and_links_the_figure(tmp_path):
+    results, checkout = finished_run(tmp_path)
+    ref = tmp_path / "ref"
+    reference.publish(results, "check", [reference.Path("config/check.yaml")], 60, checkout, ref)
+    doc = "<!-- reference check/tables/claims.csv claim,verdict,figure -->\n<!-- /reference -->"
+    new = reference.render(doc, ref, tmp_path)  # a document at the root, beside ref/
+    assert "| claim   | verdict      | figure                            |" in new
+    assert "| x       | insufficient | [figure](ref/check/figures/a.png) |" in new
+    assert "0.31" not in new  # the paper column was not named
+    with pytest.raises(ValueError, match=r"claims.csv: no column\(s\) \['nope'\]"):
+        reference.render(doc.replace("figure -->", "nope -->"), ref, tmp_path)
 
 
 def test_readme_and_docs_tables_equal_the_generated_ones():

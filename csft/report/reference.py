@@ -1,6 +1,7 @@
-"""Reference results shipped with the repo: every check run's tables under reference/<name>/ with
-their provenance, and the docs' result tables generated from them, so a number lives in one
-place and cannot drift.
+"""Reference results shipped with the repo: every check run's tables and figures under
+reference/<name>/ (tables/ and figures/, as the run wrote them under its results_dir) with their
+provenance, and the docs' result tables generated from them, so a number lives in one place and
+cannot drift.
 
     python -m csft.report.reference publish results/claims_check claims_check \
         --configfile config/quick.yaml config/claims_check.yaml
@@ -9,9 +10,13 @@ place and cannot drift.
 
 A block in README.md or docs/*.md is marked
 
-    <!-- reference NAME/FILE.md -->
-    (generated: the provenance line, then the file's text)
+    <!-- reference NAME/tables/FILE.md -->
+    (generated: the provenance line, then the file's text, its links rebased to the document)
     <!-- /reference -->
+
+or, for a table of some columns of a CSV (a `figure` column becomes a link to the figure),
+
+    <!-- reference NAME/tables/FILE.csv claim,paper,ours,verdict,figure -->
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference"
 PROVENANCE = "provenance.json"
 TABLE_SUFFIXES = (".md", ".csv", ".json")
+FIGURE_SUFFIXES = (".png",)  # the pdf twins stay in results/
 BLOCK = re.compile(
-    r"(?P<open><!-- reference (?P<target>[\w.-]+/[\w.-]+) -->\n)"
+    r"(?P<open><!-- reference (?P<target>[\w.-]+(?:/[\w.-]+)+)(?: (?P<columns>[\w,]+))? -->\n)"
     r"(?P<body>.*?)(?P<close><!-- /reference -->)",
     re.S,
 )
+LINK = re.compile(r"\]\((?!https?:|#|/)(?P<path>[^)\s]+)\)")  # a relative markdown link
 
 
 def output_span_s(results: Path) -> float:
@@ -74,19 +81,22 @@ def publish(
     checkout: Path = ROOT,
     reference: Path = REFERENCE,
 ) -> Path:
-    """Copy a finished run's tables (results/<run>/tables/*.md|csv|json) to reference/<name>/
-    with provenance.json beside them; refuses a run without tables."""
+    """Copy a finished run's tables (results/<run>/tables/*.md|csv|json) and figures
+    (figures/*.png) to reference/<name>/tables|figures/ with provenance.json beside them, so the
+    tables' links to figures still resolve; refuses a run without tables."""
     tables = sorted(p for p in (results / "tables").glob("*") if p.suffix in TABLE_SUFFIXES)
     if not tables:
         raise FileNotFoundError(f"{results / 'tables'}: no tables to publish (run unfinished?)")
     missing = [str(p) for p in configfiles if not (checkout / p).is_file()]
     if missing:
         raise FileNotFoundError(f"config file(s) not found under {checkout}: {missing}")
+    figures = sorted(p for p in (results / "figures").glob("*") if p.suffix in FIGURE_SUFFIXES)
     target = reference / name
-    target.mkdir(parents=True, exist_ok=True)
-    for table in tables:
-        with atomic.atomic_path(target / table.name) as tmp:
-            shutil.copyfile(table, tmp)
+    for file in tables + figures:
+        copied = target / file.parent.name / file.name
+        copied.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_path(copied) as tmp:
+            shutil.copyfile(file, tmp)
     record = provenance(results, configfiles, wall_time_s, checkout)
     atomic.write_text(target / PROVENANCE, json.dumps(record, indent=2) + "\n")
     return target
@@ -109,22 +119,61 @@ def provenance_line(name: str, record: dict) -> str:
     )
 
 
-def generated(target: str, reference: Path = REFERENCE) -> str:
-    """The text of a block: provenance line, then the file (its leading H1 dropped)."""
-    name, _, file = target.partition("/")
-    folder = reference / name
-    path = folder / file
+def rebased(text: str, source: Path, document: Path) -> str:
+    """`text` (from a file in folder `source`) with its relative links made relative to
+    `document`'s folder instead."""
+
+    def move(match: re.Match) -> str:
+        path = os.path.relpath(source / match["path"], document)
+        return f"]({Path(path).as_posix()})"
+
+    return LINK.sub(move, text)
+
+
+def csv_table(path: Path, columns: list[str], document: Path) -> str:
+    """The named columns of a CSV as a markdown table; a `figure` column (a path relative to
+    the run's folder) becomes a link from `document`'s folder."""
+    import pandas as pd
+
+    table = pd.read_csv(path, keep_default_na=False)
+    unknown = [c for c in columns if c not in table.columns]
+    if unknown:
+        raise ValueError(f"{path}: no column(s) {unknown}; it has {list(table.columns)}")
+    table = table[columns]
+    if "figure" in columns:
+        run = path.parent.parent
+        table = table.assign(
+            figure=[rebased(f"[figure]({f})", run, document) for f in table.figure]
+        )
+    return table.to_markdown(index=False, disable_numparse=True)
+
+
+def generated(
+    target: str, reference: Path = REFERENCE, document: Path = ROOT, columns: str | None = None
+) -> str:
+    """The text of a block: provenance line, then the file (its leading H1 dropped, its links
+    rebased to `document`, the folder of the file holding the block), or the CSV's `columns`."""
+    name = target.partition("/")[0]
+    path = reference / target
     if not path.is_file():
         raise FileNotFoundError(f"reference block names {target}: {path} does not exist")
-    record = json.loads((folder / PROVENANCE).read_text())
-    text = path.read_text().strip("\n")
-    text = re.sub(r"\A# [^\n]*\n+", "", text)
+    record = json.loads((reference / name / PROVENANCE).read_text())
+    if columns:
+        text = csv_table(path, columns.split(","), document)
+    else:
+        text = re.sub(r"\A# [^\n]*\n+", "", path.read_text().strip("\n"))
+        text = rebased(text, path.parent, document)
     return f"{provenance_line(name, record)}\n\n{text}\n"
 
 
-def render(text: str, reference: Path = REFERENCE) -> str:
-    """`text` with every marked block regenerated from reference/."""
-    return BLOCK.sub(lambda m: m["open"] + generated(m["target"], reference) + m["close"], text)
+def render(text: str, reference: Path = REFERENCE, document: Path = ROOT) -> str:
+    """`text` (a file in folder `document`) with every marked block regenerated from
+    reference/."""
+
+    def block(m: re.Match) -> str:
+        return m["open"] + generated(m["target"], reference, document, m["columns"]) + m["close"]
+
+    return BLOCK.sub(block, text)
 
 
 def documents(root: Path = ROOT) -> list[Path]:
@@ -134,7 +183,9 @@ def documents(root: Path = ROOT) -> list[Path]:
 
 def stale(root: Path = ROOT, reference: Path = REFERENCE) -> list[Path]:
     """Documents whose blocks differ from what reference/ generates."""
-    return [p for p in documents(root) if render(p.read_text(), reference) != p.read_text()]
+    return [
+        p for p in documents(root) if render(p.read_text(), reference, p.parent) != p.read_text()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: stale reference block (python -m csft.report.reference render)")
         return 1 if outdated else 0
     for path in documents():
-        new = render(path.read_text())
+        new = render(path.read_text(), REFERENCE, path.parent)
         if new != path.read_text():
             atomic.write_text(path, new)
             print(f"rewrote {path}")
