@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from csft.models.csft import CSFTConfig, CSFTEncoder, Scales
+from csft.models.csft import CSFTConfig, CSFTEncoder, Scales, random_patch_mask
 from csft.models.objectives import (
     ReconstructionDecoders,
     SSLConfig,
     independence_penalty,
     reconstruction_losses,
+    scale_weights,
     ssl_loss,
 )
 
@@ -113,3 +114,66 @@ def test_ssl_loss_all_scales_averages_every_scales_penalty(encoder):
 def test_ssl_config_rejects_negative_weights():
     with pytest.raises(ValueError, match="non-negative"):
         SSLConfig(independence_weight=-0.1)
+
+
+def test_ssl_config_rejects_a_bad_decay_and_mask_ratio():
+    with pytest.raises(ValueError, match="ssl.reconstruction_decay must be > 0, got 0"):
+        SSLConfig(reconstruction_decay=0)
+    with pytest.raises(ValueError, match=r"ssl.mask_ratio must be in \[0, 1\), got 1"):
+        SSLConfig(mask_ratio=1)
+
+
+def test_scale_weights_follow_the_decay_and_sum_to_one():
+    assert scale_weights(3, 1.0).tolist() == pytest.approx([1 / 3] * 3)
+    assert scale_weights(3, 0.5).tolist() == pytest.approx([4 / 7, 2 / 7, 1 / 7])
+    assert scale_weights(2, 3.0).tolist() == pytest.approx([0.25, 0.75])
+
+
+def test_the_decay_weights_the_scales_reconstruction(encoder):
+    decoders = ReconstructionDecoders(CONFIG)
+    encoder.eval()  # no dropout: both calls see the same function
+    series = torch.randn(16, 64)
+    _, terms, _ = ssl_loss(encoder, decoders, series, SSLConfig(reconstruction_decay=0.5))
+    levels = [terms[f"recon_l{i}"] for i in range(3)]
+    assert terms["recon_mean"] == pytest.approx(np.dot([4 / 7, 2 / 7, 1 / 7], levels), rel=1e-5)
+
+
+def test_random_patch_mask_draws_the_ratio_of_real_patches_only():
+    torch.manual_seed(0)
+    mask = random_patch_mask(50, 8, 6, 0.4)  # 6 real patches, 2 of padding
+    assert mask.shape == (50, 8) and (mask.sum(1) == 2).all()  # round(0.4 * 6)
+    assert not mask[:, 6:].any() and mask[:, :6].any(0).all()
+    assert random_patch_mask(3, 8, 8, 0.01).sum(1).tolist() == [1, 1, 1]  # at least one
+
+
+def test_masked_reconstruction_hides_the_masked_patches_and_scores_only_them():
+    """With input_norm none the encoder's input is the grid itself: values under a masked
+    patch change nothing the encoder computes, and the loss is the MSE over those points."""
+    config = CSFTConfig(lookback=64, horizon=8, n_channels=1, d_model=8, n_heads=2,
+                        input_norm="none")  # fmt: skip
+    torch.manual_seed(0)
+    encoder, decoders = CSFTEncoder(config).eval(), ReconstructionDecoders(config)
+    series = torch.randn(16, 64)
+    ssl = SSLConfig(mask_ratio=0.5)
+    torch.manual_seed(7)
+    _, terms, scales = ssl_loss(encoder, decoders, series, ssl)
+    assert scales.masked.shape == (16, 4) and (scales.masked.sum(1) == 2).all()
+    points = scales.masked.repeat_interleave(16, dim=1)  # (16, 64)
+    changed = torch.where(points, series + 100.0, series)
+    torch.manual_seed(7)  # the same masks
+    _, again, scales_again = ssl_loss(encoder, decoders, changed, ssl)
+    for h, h_again in zip(scales.hidden, scales_again.hidden, strict=True):
+        torch.testing.assert_close(h, h_again)  # the encoder never saw the masked values
+    decoded = decoders(scales)[0]
+    expected = ((decoded - series) ** 2)[points].mean().item()
+    assert terms["recon_l0"] == pytest.approx(expected, rel=1e-5)
+    assert again["recon_l0"] > terms["recon_l0"] + 1000  # the targets are the true values
+
+
+def test_without_the_embedding_norm_the_encoder_has_no_layer_norm_there():
+    config = CSFTConfig(lookback=64, horizon=8, n_channels=1, d_model=8, n_heads=2,
+                        embed_norm=False)  # fmt: skip
+    encoder = CSFTEncoder(config)
+    assert not any(key.startswith("embed_norm.") for key in encoder.state_dict())
+    assert any(key.startswith("embed_norm.") for key in CSFTEncoder(CONFIG).state_dict())
+    assert encoder(torch.randn(4, 64)).hidden[-1].shape == (4, 1, 32)

@@ -172,6 +172,15 @@ class ConvLikeTransformerLayer(nn.Module):
         return zero_padding(fused, padding), weights
 
 
+def random_patch_mask(n: int, n_patches: int, n_real: int, ratio: float) -> torch.Tensor:
+    """(n, n_patches) bool: per series, round(ratio * n_real) of its first n_real patches (at
+    least one), drawn uniformly from torch's global generator; padding patches never."""
+    count = max(1, round(ratio * n_real))
+    order = torch.rand(n, n_real).argsort(dim=1)[:, :count]  # (n, count)
+    mask = torch.zeros(n, n_patches, dtype=torch.bool)
+    return mask.scatter_(1, order, True)
+
+
 def zero_padding(tokens: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
     """tokens (N, P, d) with the padding tokens ((P,) True) set to zero; None: unchanged."""
     return tokens if padding is None else tokens.masked_fill(padding[None, :, None], 0.0)
@@ -197,6 +206,9 @@ class CSFTConfig:
     n_layers: int = setting(1, "Encoder layers per scale.", minimum=1)
     ffn_ratio: int = setting(2, "FFN width as a multiple of d.", minimum=1)
     dropout: float = setting(0.1, "Dropout in encoders and attention.", minimum=0, maximum=1)
+    embed_norm: bool = setting(
+        True, "LayerNorm after the patch embedding (our reading; the paper does not say)."
+    )
     fusion: Fusion = setting(
         "cross_attention", "Cross-scale attention, or the ablation's residual."
     )
@@ -269,6 +281,7 @@ class Scales:
     attention: list[torch.Tensor | None]  # per CTL: (N, heads, P_l, P_{l-1}) or None (residual)
     grid: torch.Tensor  # the input on its grid, after input_norm: (N, grid_length)
     real_length: int | None = None  # pad_mask: grid points before the padding (None: all)
+    masked: torch.Tensor | None = None  # masked reconstruction: (N, P_0) True at zeroed patches
 
 
 class CSFTEncoder(nn.Module):
@@ -279,7 +292,7 @@ class CSFTEncoder(nn.Module):
         self.config = config
         widths = config.widths()
         self.embed = nn.Linear(config.patch_len, widths[0])
-        self.embed_norm = nn.LayerNorm(widths[0])
+        self.embed_norm = nn.LayerNorm(widths[0]) if config.embed_norm else nn.Identity()
         self.register_buffer(
             "positions", sinusoidal_positions(config.tokens()[0], widths[0]), persistent=False
         )
@@ -308,20 +321,28 @@ class CSFTEncoder(nn.Module):
                 "a model serves one log2 interval (its depth and width depend on it)"
             )
 
-    def forward(self, x: torch.Tensor) -> Scales:
-        """x: (N, T), T in the model's interval -> Scales with H_l: (N, P_l, d_l)."""
+    def forward(self, x: torch.Tensor, mask_ratio: float = 0.0) -> Scales:
+        """x: (N, T), T in the model's interval -> Scales with H_l: (N, P_l, d_l).
+        `mask_ratio` > 0: that fraction of H_0's patches zeroed (masked reconstruction)."""
         self.check_input(x)
         config, length = self.config, x.shape[-1]
         if config.placement == "crop":
-            return self.encode_grid(placements.crop_to_grid(x, config.grid_length))
+            grid = placements.crop_to_grid(x, config.grid_length)
+            return self.encode_grid(grid, mask_ratio=mask_ratio)
         if config.placement == "pad_mask":
-            return self.encode_grid(placements.pad_to_grid(x, config.grid_length), length)
+            grid = placements.pad_to_grid(x, config.grid_length)
+            return self.encode_grid(grid, length, mask_ratio=mask_ratio)
         grid = place_on_grid(x, config.grid_length)  # (N, 2^k)
         offset = placements.length_offset(length, config.plan.grid_length)
-        return self.encode_grid(grid, offset=offset if self.length_embed is not None else None)
+        offset = offset if self.length_embed is not None else None
+        return self.encode_grid(grid, offset=offset, mask_ratio=mask_ratio)
 
     def encode_grid(
-        self, grid: torch.Tensor, real_length: int | None = None, offset: float | None = None
+        self,
+        grid: torch.Tensor,
+        real_length: int | None = None,
+        offset: float | None = None,
+        mask_ratio: float = 0.0,
     ) -> Scales:
         """Series already on a grid of 2^j points, 2^j <= this model's grid -> {H_0..H_Lj}.
 
@@ -329,6 +350,9 @@ class CSFTEncoder(nn.Module):
         interval shares use the same weights (the classification track's per-interval policy).
         `real_length` (pad_mask): only the first points are the series; what follows is padding,
         never read (its values do not matter). `offset` (length_aware): log2(T / 2^k).
+        `mask_ratio` > 0 (masked reconstruction, as PatchTST's self-supervised mode): that
+        fraction of each series' real patches, drawn from torch's generator, zeroed before the
+        embedding; Scales.masked marks them, Scales.grid keeps their values (the targets).
         """
         config, length = self.config, grid.shape[-1]
         depth = math.log2(length / config.patch_len)
@@ -346,6 +370,11 @@ class CSFTEncoder(nn.Module):
         elif config.input_norm == "instance":
             grid = F.instance_norm(grid.unsqueeze(1)).squeeze(1)  # (N, 2^j): zero mean, unit var
         patches = grid.unfold(-1, config.patch_len, config.patch_len)  # (N, P_0, l_p)
+        masked = None
+        if mask_ratio > 0:
+            real = patches.shape[1] if real_length is None else -(-real_length // config.patch_len)
+            masked = random_patch_mask(patches.shape[0], patches.shape[1], real, mask_ratio)
+            patches = patches.masked_fill(masked.to(patches.device)[..., None], 0.0)
         positions = self.positions[: patches.shape[1]]  # (P_0, d_0)
         tokens = self.embed_norm(self.embed(patches)) + positions  # (N, P_0, d_0)
         if self.length_embed is not None:
@@ -366,14 +395,14 @@ class CSFTEncoder(nn.Module):
             h, weights = layer(hidden[-1], padding[level - 1], padding[level])  # (N, P_l, d_l)
             hidden.append(h)
             attention.append(weights)
-        return Scales(hidden, attention, grid, real_length)
+        return Scales(hidden, attention, grid, real_length, masked)
 
-    def encode(self, x: torch.Tensor) -> Scales:
+    def encode(self, x: torch.Tensor, mask_ratio: float = 0.0) -> Scales:
         """x: (N, T) in this model's interval, or (N, 2^j) already on a shallower interval's
         grid (the per-interval policy) -> Scales; the one entry point for both."""
         if x.shape[-1] < self.config.plan.interval[0]:
-            return self.encode_grid(x)
-        return self.forward(x)
+            return self.encode_grid(x, mask_ratio=mask_ratio)
+        return self.forward(x, mask_ratio)
 
     def represent(self, x: torch.Tensor) -> torch.Tensor:
         """The fixed-size representation H_L of each series: (N, T) -> (N, d_L).

@@ -5,6 +5,8 @@ The paper names both terms and a weighted sum but no formulas (docs/csft.md,
 token of H_l back to the raw grid values it covers, MSE against the instance-normalised input,
 equal weights over scales; the independence term is the mean squared off-diagonal batch Pearson
 correlation of H_L's features (optionally of every scale's token mean too), weight lambda.
+Other readings are switches (SSLConfig): the scales' weights (`reconstruction_decay`) and
+masked reconstruction as in PatchTST's self-supervised mode (`mask_ratio`).
 """
 
 from __future__ import annotations
@@ -54,12 +56,27 @@ class ReconstructionDecoders(nn.Module):
 
 
 def reconstruction_losses(
-    decoded: list[torch.Tensor], grid: torch.Tensor, real_length: int | None = None
+    decoded: list[torch.Tensor],
+    grid: torch.Tensor,
+    real_length: int | None = None,
+    masked_points: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
     """MSE of each scale's reconstruction (N, grid_length) against the normalised grid; with
-    `real_length` (pad_mask placement) over the real points only, never the padding."""
+    `real_length` (pad_mask placement) over the real points only, never the padding; with
+    `masked_points` ((N, grid_length) bool, masked reconstruction) over the masked points only."""
     end = grid.shape[1] if real_length is None else real_length
-    return [F.mse_loss(values[:, :end], grid[:, :end]) for values in decoded]
+    if masked_points is None:
+        return [F.mse_loss(values[:, :end], grid[:, :end]) for values in decoded]
+    weight = masked_points[:, :end].to(grid.dtype)  # (N, end)
+    count = weight.sum().clamp_min(1.0)
+    return [((values[:, :end] - grid[:, :end]).pow(2) * weight).sum() / count for values in decoded]
+
+
+def scale_weights(n_scales: int, decay: float) -> torch.Tensor:
+    """Each scale's share of the reconstruction loss, proportional to decay^l, summing to 1
+    (decay 1: equal, the plain mean over scales)."""
+    weights = torch.tensor([decay**level for level in range(n_scales)], dtype=torch.float64)
+    return (weights / weights.sum()).float()
 
 
 def independence_penalty(features: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -85,6 +102,8 @@ class SSLConfig:
     reconstruction_weight: float = 1.0
     independence_weight: float = 0.1  # lambda
     independence_all_scales: bool = False  # also penalise every scale's token-mean features
+    reconstruction_decay: float = 1.0  # scale l's share of the reconstruction ~ decay^l
+    mask_ratio: float = 0.0  # > 0: masked reconstruction (this fraction of H_0's patches)
 
     def __post_init__(self) -> None:
         if self.reconstruction_weight < 0 or self.independence_weight < 0:
@@ -92,6 +111,12 @@ class SSLConfig:
                 "SSL weights must be non-negative, got reconstruction_weight="
                 f"{self.reconstruction_weight}, independence_weight={self.independence_weight}"
             )
+        if not self.reconstruction_decay > 0:
+            raise ValueError(
+                f"ssl.reconstruction_decay must be > 0, got {self.reconstruction_decay!r}"
+            )
+        if not 0 <= self.mask_ratio < 1:
+            raise ValueError(f"ssl.mask_ratio must be in [0, 1), got {self.mask_ratio!r}")
 
 
 def ssl_loss(
@@ -99,13 +124,19 @@ def ssl_loss(
 ) -> tuple[torch.Tensor, dict[str, float], Scales]:
     """series (N, T), or (N, 2^j) on a shallower grid -> (total loss, terms, Scales).
 
-    total = reconstruction_weight * mean_l MSE_l + independence_weight * penalty, where the
-    penalty is on H_L's single token (N, d_L), or with `independence_all_scales` the mean of the
-    penalties of every scale's token mean (H_L's token mean is that token).
+    total = reconstruction_weight * sum_l w_l MSE_l + independence_weight * penalty, with
+    w_l ~ reconstruction_decay^l summing to 1 (equal by default), MSE_l over the masked points
+    when mask_ratio > 0 (the encoder sees those patches zeroed); the penalty is on H_L's single
+    token (N, d_L), or with `independence_all_scales` the mean of the penalties of every
+    scale's token mean (H_L's token mean is that token).
     """
-    scales = encoder.encode(series)
-    recon = reconstruction_losses(decoders(scales), scales.grid, scales.real_length)
-    recon_mean = torch.stack(recon).mean()
+    scales = encoder.encode(series, mask_ratio=config.mask_ratio)
+    masked_points = None
+    if scales.masked is not None:  # (N, P_0) -> (N, P_0 * patch_len)
+        masked_points = scales.masked.repeat_interleave(encoder.config.patch_len, dim=1)
+    recon = reconstruction_losses(decoders(scales), scales.grid, scales.real_length, masked_points)
+    weights = scale_weights(len(recon), config.reconstruction_decay).to(scales.grid.device)
+    recon_mean = (torch.stack(recon) * weights).sum()
     if config.independence_all_scales:
         penalties = [independence_penalty(h.mean(dim=1)) for h in scales.hidden]  # (N, d_l) each
         independence = torch.stack(penalties).mean()
