@@ -23,6 +23,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/forecast.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -41,6 +42,7 @@ localrules:
     classify_table,
     classify_figures,
     claims_table,
+    sensitivity_tables,
 
 
 onstart:
@@ -56,3 +58,4 @@ rule all:
         forecast_figures(),
         classify_targets(),
         analysis_targets(),
+        sensitivity_targets(),

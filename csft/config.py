@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Mapping
+from typing import Any
 
 from csft.data.custom import custom_datasets
 from csft.data.custom_classification import custom_classification
@@ -91,9 +94,13 @@ def pretraining_settings(
     elif group == "analysis":
         variant = analysis_variant(config, name)
         model, extra = variant["model"], variant.get("architecture", {})
+    elif group == "sensitivity":
+        base = pretraining_settings(config, "forecast", "csft", dataset)
+        return reading_settings(config, name, base)
     else:
         raise ValueError(
-            f"pretraining group must be forecast, forecast_uf or analysis, got {group!r}"
+            "pretraining group must be forecast, forecast_uf, analysis or sensitivity, "
+            f"got {group!r}"
         )
     settings = config["models"][model]
     return {
@@ -189,6 +196,11 @@ def _ett_jobs(config: Mapping):
     if analysis.get("enabled"):
         for horizon in analysis.get("horizons", []):
             yield "analysis.horizons", analysis["dataset"], analysis["lookback"], horizon
+    sensitivity = (config.get("sensitivity") or {}).get("forecast", {})
+    if (config.get("sensitivity") or {}).get("axes"):
+        for dataset in sensitivity.get("datasets", []):
+            for horizon in sensitivity.get("horizons", [96]):
+                yield "sensitivity.forecast", dataset, sensitivity.get("lookback", 512), horizon
 
 
 def check_models(config: Mapping) -> None:
@@ -373,6 +385,129 @@ def classify_settings(config: Mapping, name: str, threads: int = 1) -> dict:
     return settings
 
 
+DEFAULT_READING = "default"
+READING_PATTERN = r"[A-Za-z0-9_.=+-]+"  # a reading's name is a path component and a wildcard
+
+
+def reading_name(path: str, value: Any) -> str:
+    """'<last key>=<value>', booleans lower-case as in YAML: d_model=8, embed_norm=false."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return f"{path.rsplit('.', 1)[-1]}={text}"
+
+
+def sensitivity_readings(config: Mapping) -> dict[str, tuple[str, Any] | None]:
+    """The sensitivity stage's readings: "default" (None: the recipe as configured), then one
+    per axis value, name -> (dotted path, value)."""
+    readings: dict[str, tuple[str, Any] | None] = {DEFAULT_READING: None}
+    for axis in (config.get("sensitivity") or {}).get("axes", []):
+        for value in axis["values"]:
+            name = reading_name(axis["path"], value)
+            if not re.fullmatch(READING_PATTERN, name):
+                raise ValueError(
+                    f"sensitivity.axes: value {value!r} of {axis['path']} makes the reading "
+                    f"name {name!r}; names may hold letters, digits and _ . = + - only"
+                )
+            if name in readings:
+                raise ValueError(
+                    f"sensitivity.axes: two readings are named {name!r}; each axis' last key "
+                    "must differ from the others'"
+                )
+            readings[name] = (axis["path"], value)
+    return readings
+
+
+def with_setting(settings: Mapping, path: str, value: Any) -> dict:
+    """A deep copy of `settings` with the value at dotted `path` replaced (missing
+    intermediate blocks created)."""
+    changed = copy.deepcopy(dict(settings))
+    node = changed
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+    return changed
+
+
+def reading_settings(config: Mapping, reading: str, settings: Mapping) -> dict:
+    """`settings` (a CSFT job's resolved recipe) under the sensitivity reading `reading`."""
+    readings = sensitivity_readings(config)
+    if reading not in readings:
+        raise ValueError(f"no sensitivity reading {reading!r}; the config has {list(readings)}")
+    if readings[reading] is None:
+        return copy.deepcopy(dict(settings))
+    return with_setting(settings, *readings[reading])
+
+
+def sensitivity_bases(config: Mapping) -> dict[str, dict]:
+    """CSFT's resolved recipes the readings change, per task: forecasting on the first
+    sensitivity ETT set (architecture, training, pretraining) and classification (classify.csft)."""
+    block = config.get("sensitivity") or {}
+    bases = {}
+    datasets = block.get("forecast", {}).get("datasets", [])
+    if datasets:
+        horizon = block["forecast"].get("horizons", [96])[0]
+        bases["forecast"] = model_settings(config, "csft", datasets[0], horizon)
+    if block.get("classify", {}).get("datasets"):
+        bases["classify"] = classify_settings(config, "csft")
+    return bases
+
+
+def _setting(settings: Mapping, path: str) -> tuple[bool, Any]:
+    node: Any = settings
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return False, None
+        node = node[key]
+    return True, node
+
+
+def check_sensitivity(config: Mapping) -> None:
+    """Every axis names a setting of CSFT's recipe in some task it runs, with values of that
+    setting's type, and every reading's architecture passes CSFT's schema; before any job."""
+    axes = (config.get("sensitivity") or {}).get("axes", [])
+    if not axes:
+        return
+    sensitivity_readings(config)  # unique names
+    from csft.data.ucr_catalog import archive
+
+    known = set(archive().index) | set(custom_classification(config))
+    unknown = [n for n in config["sensitivity"].get("classify", {}).get("datasets", [])
+               if n not in known]  # fmt: skip
+    if unknown:
+        raise ValueError(
+            f"sensitivity.classify.datasets: {unknown} are neither UCR archive sets nor "
+            "custom_classification names"
+        )
+    bases = sensitivity_bases(config)
+    if not bases:
+        raise ValueError(
+            "sensitivity.axes: set sensitivity.forecast.datasets or sensitivity.classify.datasets "
+            "(the cells every reading runs on)"
+        )
+    for i, axis in enumerate(axes):
+        where, path = f"sensitivity.axes[{i}].path", axis["path"]
+        found = [value for ok, value in (_setting(b, path) for b in bases.values()) if ok]
+        if not found:
+            raise ValueError(
+                f"{where}: {path!r} names no setting of CSFT's recipe in {sorted(bases)}; "
+                f"architecture keys: {sorted(next(iter(bases.values()))['architecture'])}"
+            )
+        default = found[0]
+        for value in axis["values"]:
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            same = (numeric and isinstance(default, int | float) and not isinstance(default, bool)
+                    ) or type(value) is type(default)  # fmt: skip
+            if not same:
+                raise ValueError(
+                    f"sensitivity.axes[{i}].values: {value!r} is not of the type of {path} "
+                    f"({type(default).__name__}, default {default!r})"
+                )
+            if path.startswith("architecture."):
+                for task, base in bases.items():
+                    block = with_setting(base, path, value)["architecture"]
+                    _check_architecture(f"sensitivity.axes[{i}] ({task})", "csft", block)
+
+
 def check_config(config: Mapping) -> None:
     """Every check a config must pass before any job, after its schema validation: models
     resolve (and the config's own register), architecture keys exist, datasets are known,
@@ -385,3 +520,4 @@ def check_config(config: Mapping) -> None:
     check_ett_windows(config)
     check_classification_data(config)
     check_pretraining(config)
+    check_sensitivity(config)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from csft import atomic, tracking
-from csft.config import classifier_model, classify_settings
+from csft.config import classifier_model, classify_settings, reading_settings
 from csft.data.custom_classification import custom_classification
 from csft.data.download import sha256_of
 from csft.data.ucr import load_ucr, scale
@@ -90,7 +90,7 @@ class ClassifySettings(PlainDict):
 
 def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> ClassifySettings:
     """The settings of the job a rule's wildcards `w` name (classifier, name, policy,
-    selection, seed)."""
+    selection, seed; a sensitivity job's `reading` too)."""
     model = classifier_model(config, w["classifier"])
     job = ClassifyJob(
         model, w["name"], w["policy"], int(w["seed"]), config["device"],
@@ -106,6 +106,9 @@ def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> Classify
     )
     recipe = classify_settings(config, w["classifier"], threads)
     where = tracking_for(config, "classify", f"{w['name']}/{job.seed}")
+    if "reading" in w:  # the sensitivity stage: CSFT's recipe under one reading
+        recipe = reading_settings(config, w["reading"], recipe)
+        where = tracking_for(config, "sensitivity", f"{w['reading']}/{w['name']}/{job.seed}")
     return ClassifySettings(job, recipe, data, where)
 
 

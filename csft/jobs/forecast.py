@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from csft import atomic, diagnostics, metrics, tracking
-from csft.config import analysis_settings, model_settings, uf_eval_lookbacks
+from csft.config import analysis_settings, model_settings, reading_settings, uf_eval_lookbacks
 from csft.data.custom import CustomDataset
 from csft.data.download import sha256_of
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
@@ -135,13 +135,20 @@ class ForecastSettings(PlainDict):
 
 def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
     """The settings of the job a rule's wildcards `w` name: a main-track run (`lookback`), a uf
-    run (`low`, `high`, `placement`) or an analysis variant (`variant`, analysis look-back)."""
+    run (`low`, `high`, `placement`), an analysis variant (`variant`, analysis look-back) or a
+    sensitivity reading of CSFT (`reading`, the stage's look-back)."""
     dataset, horizon, seed = w["dataset"], int(w["horizon"]), int(w["seed"])
     if "variant" in w:
         lookback = int(config["analysis"]["lookback"])
         resolved = analysis_settings(config, w["variant"], dataset, horizon)
         lookbacks = (lookback, lookback + 1), (lookback,)
         part, name = "ablation", f"{w['variant']}/{dataset}/L{lookback}"
+    elif "reading" in w:  # the sensitivity stage: CSFT's recipe under one reading
+        lookback = int(config["sensitivity"]["forecast"].get("lookback", 512))
+        base = model_settings(config, "csft", dataset, horizon)
+        resolved = reading_settings(config, w["reading"], base)
+        lookbacks = (lookback, lookback + 1), (lookback,)
+        part, name = "sensitivity", f"{w['reading']}/{dataset}/L{lookback}"
     elif "placement" in w:
         low, high = int(w["low"]), int(w["high"])
         resolved = model_settings(config, w["model"], dataset, horizon)

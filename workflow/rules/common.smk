@@ -8,8 +8,11 @@ from csft.data.custom import custom_datasets
 from csft.data.custom_classification import custom_classification
 from csft.data.splits import ETT_ROWS_PER_HOUR
 from csft.config import (
+    DEFAULT_READING,
+    READING_PATTERN,
     analysis_settings,
     classifier_model,
+    sensitivity_readings,
     uses_pretraining,
 )
 from csft.jobs import classify_run
@@ -43,7 +46,8 @@ GPUS = 1 if DEVICE == "cuda" else 0
 
 wildcard_constraints:
     dataset="|".join([*ETT_ROWS_PER_HOUR, *CUSTOM_DATASETS]),
-    name="[A-Za-z0-9_]+",
+    name="[A-Za-z0-9_.=+-]+",
+    reading=READING_PATTERN,
     classifier="[A-Za-z0-9_]+(:[A-Za-z0-9_]+)?",
     policy="per_interval|common|resample|native",
     selection="fixed_budget|validation",
@@ -54,7 +58,7 @@ wildcard_constraints:
     high=r"\d+",
     seed=r"\d+",
     variant="[a-z0-9_]+",
-    group="forecast|analysis",
+    group="forecast|analysis|sensitivity",
     placement="resample|length_aware|pad_mask|crop",
 
 
@@ -77,6 +81,7 @@ def init_tracking():
                 "ablation",
                 "features",
                 "lengths",
+                "sensitivity",
             )
         ],
         config["tracking"]["artifact_root"],
@@ -315,3 +320,58 @@ def analysis_targets():
     )
     tables = ["analysis.csv", "ablation.md", "features.md", "lengths.csv", "claims.md"]
     return [f"{RESULTS}/tables/{t}" for t in tables] + figures
+
+
+def sensitivity_readings_by_name():
+    """The sensitivity stage's readings ("default" first); none without axes."""
+    if not config["sensitivity"].get("axes"):
+        return {}
+    return sensitivity_readings(config)
+
+
+def sensitivity_seeds():
+    return config["sensitivity"].get("seeds", config["seeds"])
+
+
+def sensitivity_outputs():
+    """Every metrics file of the sensitivity stage: CSFT under each reading on its ETT cells
+    and its classification sets (the first length policy that applies, fixed budget)."""
+    block, readings = config["sensitivity"], sensitivity_readings_by_name()
+    variable = {
+        **ucr_catalog.archive().variable_length,
+        **{n: d.variable_length for n, d in CUSTOM_CLASSIFICATION.items()},
+    }
+    forecast = [
+        f"{RESULTS}/sensitivity/forecast/{reading}/{dataset}/H{horizon}/seed{seed}/metrics.json"
+        for reading in readings
+        for dataset in block["forecast"]["datasets"]
+        for horizon in block["forecast"]["horizons"]
+        for seed in sensitivity_seeds()
+    ]
+    classify = [
+        f"{RESULTS}/sensitivity/classify/{reading}/{name}/{policy}/seed{seed}/metrics.json"
+        for reading in readings
+        for name in block["classify"]["datasets"]
+        for policy in job_policies(
+            "csft", bool(variable[name]), config["classify"]["csft_policies"]
+        )[:1]
+        for seed in sensitivity_seeds()
+    ]
+    return forecast + classify
+
+
+def sensitivity_encoder_reading(reading):
+    """The reading whose encoder a sensitivity job fine-tunes: its own, unless it changes only
+    the fine-tuning recipe (training.*), which shares the default's encoder."""
+    changed = sensitivity_readings(config)[reading]
+    return (
+        DEFAULT_READING if changed and changed[0].startswith("training.") else reading
+    )
+
+
+def sensitivity_targets():
+    """The stage's table and tornado figure; none without axes."""
+    if not sensitivity_readings_by_name():
+        return []
+    tables = [f"{RESULTS}/tables/sensitivity.{ext}" for ext in ("csv", "md")]
+    return tables + expand(f"{RESULTS}/figures/sensitivity.{{ext}}", ext=FIGURE_FORMATS)

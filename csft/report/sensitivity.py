@@ -1,0 +1,161 @@
+"""The sensitivity stage's result: how far each reading of the paper moves CSFT from the default
+recipe, paired over the same seeds and cells, as a table, a tornado figure per task and a
+paragraph computed from the table (which readings matter, and whether any reaches the paper's
+numbers). Published numbers come from csft/report/paper_numbers.csv only, shown beside ours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from csft.report import verdicts
+from csft.report.tables import paper_numbers
+
+# task -> (record field, metric, the direction that is better, the paper's row)
+TASKS = {
+    "ETT MSE": ("test_mse", "lower", ("ETT", "mse")),
+    "UCR accuracy, fine-tuned head": ("test_accuracy", "higher", ("UCR", "accuracy")),
+    "UCR accuracy, SVM probe": ("test_accuracy", "higher", ("UCR", "accuracy")),
+}
+CLASSIFY_TASKS = {"finetune": "UCR accuracy, fine-tuned head", "svm": "UCR accuracy, SVM probe"}
+
+
+def read_scores(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per (task, reading, cell, seed) with its score, from the stage's metrics files
+    (.../sensitivity/<forecast|classify>/<reading>/<cell...>/seed<n>/metrics.json)."""
+    rows = []
+    for path in map(Path, paths):
+        kind, reading = path.parts[-6], path.parts[-5]
+        for record in json.loads(path.read_text()):
+            if kind == "forecast":
+                task, cell = "ETT MSE", f"{record['dataset']} H{record['horizon']}"
+                score = record["test_mse"]
+            else:
+                task, cell = CLASSIFY_TASKS[record["protocol"]], record["dataset"]
+                score = record["test_accuracy"]
+            rows.append(
+                {
+                    "task": task,
+                    "reading": reading,
+                    "cell": cell,
+                    "seed": int(record["seed"]),
+                    "score": float(score),
+                }  # fmt: skip
+            )
+    return pd.DataFrame(rows, columns=["task", "reading", "cell", "seed", "score"])
+
+
+def sensitivity_table(scores: pd.DataFrame, default: str = "default") -> pd.DataFrame:
+    """Per task and reading: the default's and the reading's mean, the paired difference
+    (reading - default over the same cells x seeds) with its bootstrap interval, sd and
+    Wilcoxon p, and whether the reading is better, worse or not detectably different.
+    `default`: the default recipe's reading (csft.config.DEFAULT_READING)."""
+    rows = []
+    for task, part in scores.groupby("task", sort=False):
+        better = TASKS[task][1]
+        default = part[part.reading == default].set_index(["cell", "seed"]).score
+        for reading, of in part[part.reading != default].groupby("reading", sort=False):
+            ours = of.set_index(["cell", "seed"]).score
+            pairs = ours.index.intersection(default.index).sort_values()
+            a, b = ours.loc[pairs].to_numpy(), default.loc[pairs].to_numpy()
+            result = verdicts.compare(a, b, below="lower", above="higher")
+            effect = result["verdict"]
+            if effect in ("lower", "higher"):
+                effect = "better" if effect == better else "worse"
+            rows.append(
+                {
+                    "task": task,
+                    "reading": reading,
+                    "default_mean": float(b.mean()),
+                    "reading_mean": float(a.mean()),
+                    "difference": result["mean"],
+                    "low": result["low"],
+                    "high": result["high"],
+                    "sd": float(np.std(a - b, ddof=1)) if len(a) > 1 else float("nan"),
+                    "p": result["p"],
+                    "n_pairs": len(pairs),
+                    "effect": effect,
+                }  # fmt: skip
+            )
+    return pd.DataFrame(rows)
+
+
+def table_markdown(table: pd.DataFrame, budget: str) -> str:
+    """The table, then the paragraph."""
+    shown = table.assign(
+        difference=[
+            verdicts.interval_text({"mean": m, "low": lo, "high": hi, "n": n})
+            for m, lo, hi, n in zip(
+                table.difference, table.low, table.high, table.n_pairs, strict=True
+            )  # fmt: skip
+        ],
+        default_mean=table.default_mean.map("{:.4f}".format),
+        reading_mean=table.reading_mean.map("{:.4f}".format),
+        sd=table.sd.map("{:.4f}".format),
+        p=table.p.map("{:.3g}".format),
+    ).drop(columns=["low", "high", "n_pairs"])
+    return (
+        "# How much each reading of the paper moves CSFT\n\n"
+        f"One setting at a time from the default recipe, same seeds and budget ({budget}); "
+        "difference = reading - default over the same cells x seeds (95% bootstrap interval, "
+        "Wilcoxon p); an effect is named only when the interval excludes zero and p < 0.05.\n\n"
+        + shown.to_markdown(index=False, disable_numparse=True)
+        + "\n\n"
+        + paragraph(table)
+        + "\n"
+    )
+
+
+def paragraph(table: pd.DataFrame) -> str:
+    """Which readings matter per task, and whether any reaches the paper's numbers."""
+    paper = paper_numbers().query("model == 'csft'").set_index(["dataset", "metric"])
+    lines = []
+    for task, part in table.groupby("task", sort=False):
+        moving = part[part.effect.isin(["better", "worse"])]
+        if moving.empty:
+            matter = f"no reading moves {task} detectably ({len(part)} tried)"
+        else:
+            named = ", ".join(
+                f"{r.reading} ({r.effect}, {r.difference:+.4f})" for r in moving.itertuples()
+            )
+            matter = f"{task} moves with {named}"
+        row = paper.loc[TASKS[task][2]]
+        low, high = float(row.low), float(row.high)
+        lower = TASKS[task][1] == "lower"
+        values = [*part.reading_mean, part.default_mean.iloc[0]]  # every reading and the default
+        best = min(values) if lower else max(values)
+        reaches = best <= high if lower else best >= low
+        lines.append(
+            f"- {matter}. The best of them and the default scores {best:.4f} against the "
+            f"paper's {low:.3f}-{high:.3f} ({'within or beyond' if reaches else 'short of'} it; "
+            "the paper's number spans its own cells, these cells are the stage's)."
+        )
+    return "\n".join(lines)
+
+
+def tornado(table: pd.DataFrame):
+    """A panel per task: each reading's mean difference from the default (bars, sorted by
+    size) with the sd of the paired differences; green where better, red where worse."""
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(table.task))
+    figure, axes = plt.subplots(
+        1, len(tasks), figsize=(5 * len(tasks), 0.5 * table.reading.nunique() + 2), squeeze=False
+    )
+    colours = {"better": "tab:green", "worse": "tab:red"}
+    for ax, task in zip(axes[0], tasks, strict=True):
+        part = table[table.task == task].sort_values("difference", key=np.abs)
+        ax.barh(
+            part.reading, part.difference, xerr=part.sd.fillna(0), capsize=3,
+            color=[colours.get(e, "tab:gray") for e in part.effect],
+        )  # fmt: skip
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(task)
+        ax.set_xlabel("reading - default (sd bars over paired seeds x cells)")
+    figure.tight_layout()
+    return figure
