@@ -39,7 +39,9 @@ from csft.config import (
     classifier_model,
     classify_settings,
     fill_architectures,
+    model_settings,
     pretraining_settings,
+    reading_settings,
     resolve_architecture,
     resolve_training,
 )
@@ -325,6 +327,24 @@ def work_train_analysis(config, w) -> list[Work]:
     )
 
 
+def work_train_sensitivity(config, w) -> list[Work]:
+    dataset, horizon = w["dataset"], int(w["horizon"])
+    base = model_settings(config, "csft", dataset, horizon)
+    job = reading_settings(config, w["reading"], base)
+    lookback = config["sensitivity"]["forecast"]["lookback"]
+    return forecast_work(
+        "csft",
+        dataset,
+        (lookback, lookback + 1),
+        [lookback],
+        horizon,
+        job["architecture"],
+        job["training"],
+        channels_of(config, w["dataset"]),
+        lambda t: split_segments(config, w["dataset"], t),
+    )
+
+
 def work_pretrain_encoder(config, w) -> list[Work]:
     job = pretraining_settings(config, w["group"], w["name"], w["dataset"])
     lookback = int(w["lookback"])
@@ -396,14 +416,22 @@ def ucr_shape(name: str) -> dict:
 
 
 def work_train_classify(config, w) -> list[Work] | float:
+    model = classifier_model(config, w["classifier"])
+    return classify_work(model, w["name"], classify_settings(config, w["classifier"]))
+
+
+def work_classify_sensitivity(config, w) -> list[Work] | float:
+    settings = reading_settings(config, w["reading"], classify_settings(config, "csft"))
+    return classify_work("csft", w["name"], settings)
+
+
+def classify_work(model: str, name: str, settings: Mapping) -> list[Work] | float:
     """Neural classifiers: their step budgets on series of the longest length (CSFT: SSL
     pretraining, then fine-tuning); TS2Vec its budget; MiniRocket and DTW-1NN stated rates."""
     from csft.training.classify import step_budget
 
-    model = classifier_model(config, w["classifier"])
-    shape = ucr_shape(w["name"])
+    shape = ucr_shape(name)
     n_values = shape["train"] * shape["length"]
-    settings = classify_settings(config, w["classifier"])
     scored = 3 * (shape["train"] + shape["test"])  # features of TRAIN, TEST, fine-tuned TEST
     if model == "minirocket":
         kernels = settings.get("n_kernels", 10_000)
@@ -447,6 +475,8 @@ WORK: dict[str, Callable] = {
     "pretrain_encoder_uf": work_pretrain_encoder_uf,
     "boundary_lengths": work_boundary_lengths,
     "train_classify": work_train_classify,
+    "train_sensitivity": work_train_sensitivity,
+    "classify_sensitivity": work_classify_sensitivity,
 }
 
 

@@ -190,3 +190,19 @@ def test_custom_dataset_windows_and_channels_come_from_its_file(tmp_path):
         lambda t: cost.split_segments(config, "mine", t),
     )
     assert work.steps == (700 - 96 - 24 + 1) // 32
+
+
+def test_the_sensitivity_stage_is_priced_by_its_work(tmp_path):
+    """Its training rules are timed like the jobs they run (not the small-rule default), a
+    reading that changes the architecture priced with that architecture."""
+    files = ["config/quick.yaml", "config/best_shot_check.yaml"]
+    text = cost.dry_run_text(files)
+    jobs = cost.predict(files, measure=fake_measure, text=text, cache=tmp_path / "t.json")
+    trained = jobs[jobs["rule"].isin(["train_sensitivity", "classify_sensitivity"])]
+    assert len(trained) == 102 + 255 and (trained["seconds"] > 0).all()
+    assert trained["accelerator"].all()  # torch jobs: GPU-hours under device: cuda
+    config = cost.load_config(files)
+    w = {"reading": "d_model=32", "dataset": "ETTh1", "horizon": "96", "seed": "1"}
+    wide = cost.job_work(config, "train_sensitivity", w)
+    narrow = cost.job_work(config, "train_sensitivity", {**w, "reading": "d_model=8"})
+    assert wide[0].probe != narrow[0].probe  # a probe per architecture
