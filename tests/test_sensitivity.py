@@ -120,6 +120,7 @@ def test_the_stage_runs_through_the_dag_with_a_config_change_only(tmp_path, mirr
         models={"csft": tiny["models"]["csft"]},
         classify={"models": ["csft"], "csft": tiny["classify"]["csft"]},
         sensitivity={
+            "seeds": [1],
             "forecast": {"datasets": ["ETTh1"], "horizons": [HORIZON], "lookback": CSFT_LOOKBACK},
             "classify": {"datasets": ["Chinatown"]},
             "axes": [

@@ -83,6 +83,7 @@ def tiny_config(root: Path) -> dict:
             "ts2vec": {"hidden_dims": 8, "output_dims": 16, "depth": 2, "steps": 3},
             "minirocket": {"n_kernels": 84},
         },
+        "sensitivity": {"axes": []},  # the full config's stage: tests/test_sensitivity.py
         "analysis": {
             "dataset": "ETTh1",
             "lookback": CSFT_LOOKBACK,
@@ -166,6 +167,7 @@ def forecast_only_config(root: Path, prefix: str, **sections) -> dict:
         },
         "forecast_uf": {"models": []},
         "analysis": {"enabled": False},
+        "sensitivity": {"axes": []},
         **sections,
     }
 

@@ -58,11 +58,11 @@ def sensitivity_table(scores: pd.DataFrame, default: str = "default") -> pd.Data
     rows = []
     for task, part in scores.groupby("task", sort=False):
         better = TASKS[task][1]
-        default = part[part.reading == default].set_index(["cell", "seed"]).score
+        baseline = part[part.reading == default].set_index(["cell", "seed"]).score
         for reading, of in part[part.reading != default].groupby("reading", sort=False):
             ours = of.set_index(["cell", "seed"]).score
-            pairs = ours.index.intersection(default.index).sort_values()
-            a, b = ours.loc[pairs].to_numpy(), default.loc[pairs].to_numpy()
+            pairs = ours.index.intersection(baseline.index).sort_values()
+            a, b = ours.loc[pairs].to_numpy(), baseline.loc[pairs].to_numpy()
             result = verdicts.compare(a, b, below="lower", above="higher")
             effect = result["verdict"]
             if effect in ("lower", "higher"):
