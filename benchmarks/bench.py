@@ -175,11 +175,12 @@ def measure_isolated(**kwargs) -> dict:
     return run_isolated("measure", kwargs)
 
 
-def run_isolated(function: str, kwargs: dict) -> dict:
-    """bench.<function>(**kwargs) in a fresh Python process; its record, or RuntimeError."""
+def run_isolated(function: str, kwargs: dict, module: str = "bench") -> dict:
+    """<module>.<function>(**kwargs) (a module of benchmarks/) in a fresh Python process; its
+    record, or RuntimeError."""
     code = (
         f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-        f"from bench import {function}; "
+        f"from {module} import {function}; "
         f"print(json.dumps({function}(**json.loads(sys.argv[1]))))"
     )
     done = subprocess.run(

@@ -66,3 +66,18 @@ def test_measure_patchtst_trains_ours_and_counts_its_parameters():
     assert table.loc["ours / official", "samples_per_s"] == 2.0
     assert table.loc["official", "params"] == record["params"]
     assert "| ours / official" in patchtst_markdown(table.reset_index())
+
+
+def test_efficiency_counts_the_known_flops_of_a_dlinear_step():
+    """DLinear is two Linear(L -> H) over B x C series: forward 2 x 2BCLH, backward the two
+    weight gradients (the input needs none), 8BCLH in all; the share of the matmul peak is
+    measured in the same process."""
+    from efficiency import measure_setup, study_setups
+
+    index = [s["model"] for s in study_setups()].index("dlinear")
+    record = measure_setup(index, "cpu", steps=1, warmup=0, threads=1)
+    batch, lookback = study_setups()[index]["batch"], study_setups()[index]["lookback"]
+    assert record["gflop_per_step"] * 1e9 == 8 * batch * 7 * lookback * 96
+    assert record["samples_per_s"] > 0 and record["matmul_peak_gflop_per_s"] > 0
+    assert 0 < record["peak_share"] == record["gflop_per_s"] / record["matmul_peak_gflop_per_s"]
+    assert record["peak_memory_mib"] > 0
