@@ -311,33 +311,24 @@ def work_train_forecast_uf(config, w) -> list[Work]:
 
 
 def work_train_analysis(config, w) -> list[Work]:
-    dataset, horizon = w["dataset"], int(w["horizon"])
-    job = analysis_settings(config, w["variant"], dataset, horizon)
-    lookback = config["analysis"]["lookback"]
-    return forecast_work(
-        job["model"],
-        dataset,
-        (lookback, lookback + 1),
-        [lookback],
-        horizon,
-        job["architecture"],
-        job["training"],
-        channels_of(config, w["dataset"]),
-        lambda t: split_segments(config, w["dataset"], t),
-    )
+    job = analysis_settings(config, w["variant"], w["dataset"], int(w["horizon"]))
+    return fixed_lookback_work(config, w, job, config["analysis"]["lookback"])
 
 
 def work_train_sensitivity(config, w) -> list[Work]:
-    dataset, horizon = w["dataset"], int(w["horizon"])
-    base = model_settings(config, "csft", dataset, horizon)
+    base = model_settings(config, "csft", w["dataset"], int(w["horizon"]))
     job = reading_settings(config, w["reading"], base)
-    lookback = config["sensitivity"]["forecast"]["lookback"]
+    return fixed_lookback_work(config, w, job, config["sensitivity"]["forecast"]["lookback"])
+
+
+def fixed_lookback_work(config, w, job: Mapping, lookback: int) -> list[Work]:
+    """A forecasting job of resolved settings `job` trained and tested at one look-back."""
     return forecast_work(
-        "csft",
-        dataset,
+        job["model"],
+        w["dataset"],
         (lookback, lookback + 1),
         [lookback],
-        horizon,
+        int(w["horizon"]),
         job["architecture"],
         job["training"],
         channels_of(config, w["dataset"]),
