@@ -37,7 +37,7 @@ def evaluate(path: str | Path, data_dir: str | Path = "results/data") -> list[di
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(payload, dict) and payload.get("task") == "classify":
         return evaluate_classifier(path, payload, Path(data_dir))
-    model, job, training, payload = forecast_job.load_model(path)
+    model, job, training, payload = forecast_job.load_model(path, payload)
     saved = payload.get("custom_dataset")  # your own CSV: its file and split rule, as trained
     custom = CustomDataset(**saved) if saved else None
     csv = Path(custom.path) if custom else Path(data_dir) / "ETT-small" / f"{job.dataset}.csv"

@@ -352,9 +352,13 @@ def save_model(
         torch.save(payload, tmp)
 
 
-def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, ForecastJob, dict, dict]:
-    """(model in eval mode, its job, its training recipe, the payload) from `save_model`'s file."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+def load_model(
+    path: str | os.PathLike, payload: dict | None = None
+) -> tuple[torch.nn.Module, ForecastJob, dict, dict]:
+    """(model in eval mode, its job, its training recipe, the payload) from `save_model`'s file
+    (`payload`: its contents, when the caller has read them already)."""
+    if payload is None:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path}: not a saved forecaster of format {MODEL_FORMAT}")
     job = ForecastJob(**payload["job"])
