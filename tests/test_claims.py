@@ -254,3 +254,17 @@ def test_the_uf_claim_is_judged_on_the_papers_placement_with_the_others_beside_i
     assert row.ours == (
         "0.600-0.600 over 1 cells (other placements, not judged: crop: 0.300-0.300 over 16 cells)"
     )
+
+
+def test_the_tuned_column_judges_only_what_tuning_covers():
+    forecast = forecast_cells(["ETTh1"], [96], track="main", mse=0.39)
+    untuned = by_claim(claims.claims_table(forecast, None, None, None, "check"))
+    assert (untuned.tuned == "tuning not run").all()
+    tuning = pd.DataFrame(
+        [{"model": "csft", "dataset": "ETTh1", "horizon": 96, "test_mse_official": 0.39,
+          "test_mse_tuned": 0.37, "effect": "tuned better", "seeds": 3}]
+    )  # fmt: skip
+    table = by_claim(claims.claims_table(forecast, None, None, None, "check", tuning=tuning))
+    main = table.loc["ETT forecasting, main track (one look-back)"].tuned
+    assert "0.390 -> 0.370 (tuned better, 3 seeds)" in main
+    assert table.loc[MSE_UF].tuned == claims.NOT_TUNED  # the uf track is not tuned

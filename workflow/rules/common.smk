@@ -13,12 +13,14 @@ from csft.config import (
     analysis_settings,
     classifier_model,
     sensitivity_readings,
+    tuning_studies,
     uses_pretraining,
 )
 from csft.jobs import classify_run
 from csft.jobs import forecast as forecast_job
 from csft.jobs import lengths as lengths_job
 from csft.jobs import pretrain as pretrain_job
+from csft.jobs import tune as tune_job
 from csft.jobs.classify import job_policies, job_seeds, job_selections
 from csft.models.registry import classifier_class
 
@@ -58,7 +60,7 @@ wildcard_constraints:
     high=r"\d+",
     seed=r"\d+",
     variant="[a-z0-9_]+",
-    group="forecast|analysis|sensitivity",
+    group="forecast|analysis|sensitivity|tuned",
     placement="resample|length_aware|pad_mask|crop",
 
 
@@ -82,6 +84,7 @@ def init_tracking():
                 "features",
                 "lengths",
                 "sensitivity",
+                "tuning",
             )
         ],
         config["tracking"]["artifact_root"],
@@ -101,6 +104,30 @@ def forecast_csv(dataset):
     if dataset in CUSTOM_DATASETS:
         return CUSTOM_DATASETS[dataset].path
     return f"{DATA}/ETT-small/{dataset}.csv"
+
+
+def pretrain_inputs(wildcards):
+    """An encoder pretraining's data file, and for the tuned recipe its study's best settings."""
+    files = {"csv": forecast_csv(wildcards.dataset)}
+    if wildcards.group == "tuned":
+        files["best"] = tuning_best(
+            wildcards.name, wildcards.dataset, wildcards.lookback
+        )
+    return files
+
+
+def tuning_best(model, dataset, lookback):
+    return f"{RESULTS}/tuning/forecast/{model}/{dataset}/L{lookback}/best.json"
+
+
+def tuned_training_inputs(wildcards):
+    """A tuned-recipe job's inputs: a main-track job's (encoder of group "tuned") and the
+    study's best settings."""
+    files = training_inputs(
+        "tuned", lambda w: w.model, lambda w: w.model, lambda w: w.lookback
+    )(wildcards)
+    files["best"] = tuning_best(wildcards.model, wildcards.dataset, wildcards.lookback)
+    return files
 
 
 def uf_encoder(wildcards):
@@ -306,6 +333,8 @@ def claims_inputs(wildcards):
         inputs["forecast"] = f"{RESULTS}/tables/forecast.csv"
     if classify_outputs():
         inputs["classify"] = f"{RESULTS}/tables/classify.csv"
+    if tuning_studies(config):
+        inputs["tuning"] = f"{RESULTS}/tables/tuning.csv"
     return inputs
 
 
@@ -375,3 +404,28 @@ def sensitivity_targets():
         return []
     tables = [f"{RESULTS}/tables/sensitivity.{ext}" for ext in ("csv", "md")]
     return tables + expand(f"{RESULTS}/figures/sensitivity.{{ext}}", ext=FIGURE_FORMATS)
+
+
+def tuning_outputs(kind):
+    """The tuning stage's files: each study's best settings ("best"), and the metrics of the
+    official ("official") and tuned ("tuned") main-track runs at its horizons and seeds.
+    """
+    horizons = config["tuning"]["forecast"]["horizons"]
+    if kind == "best":
+        return [tuning_best(*study) for study in tuning_studies(config)]
+    root = {"official": f"{RESULTS}/forecast", "tuned": f"{RESULTS}/tuned/forecast"}[
+        kind
+    ]
+    return [
+        f"{root}/{model}/{dataset}/L{lookback}/H{horizon}/seed{seed}/metrics.json"
+        for model, dataset, lookback in tuning_studies(config)
+        for horizon in horizons
+        for seed in config["seeds"]
+    ]
+
+
+def tuning_targets():
+    """The stage's tables; none when tuning is off."""
+    if not tuning_studies(config):
+        return []
+    return [f"{RESULTS}/tables/tuning.{ext}" for ext in ("csv", "md")]
