@@ -512,13 +512,67 @@ def tuning_studies(config: Mapping) -> list[tuple[str, str, int]]:
 
 
 def check_tuning(config: Mapping) -> None:
-    """Before any job: every tuned model is a forecaster of the config, every horizon in
-    forecast.horizons (the official runs sit beside the tuned ones), every model has a
-    search space whose paths name settings of its recipe with the recipe's value inside it,
-    and the budget sets training settings that no space searches."""
-    block = config.get("tuning") or {}
-    if not block.get("trials"):
+    """Before any job, when tuning is on: its forecasting and classification studies."""
+    if (config.get("tuning") or {}).get("trials"):
+        check_forecast_tuning(config)
+        check_classify_tuning(config)
+
+
+def classify_tuning_sets(config: Mapping) -> tuple[list[str], list[str]]:
+    """(classifiers, sets) of the classification studies: those of tuning.classify that the
+    track runs (classify.models, ucr.datasets), so a config built on the full one can narrow
+    the track without repeating the tuning block; none when tuning is off."""
+    from csft.data import ucr_catalog
+
+    block = (config.get("tuning") or {}).get("classify") or {}
+    if not config["tuning"].get("trials"):
+        return [], []
+    custom = custom_classification(config)
+    archived = [d for d in config["ucr"]["datasets"] if d not in custom]
+    sets = {*ucr_catalog.resolve(archived, None), *custom}
+    models = [m for m in block.get("models", []) if m in config["classify"]["models"]]
+    return models, [d for d in block.get("datasets", []) if d in sets]
+
+
+def check_classify_tuning(config: Mapping) -> None:
+    """Every tuned classifier is a classifier and every set an archive or custom one; every
+    studied classifier has a space whose paths name settings of its recipe (classify.<name>)
+    with the recipe's value inside it, and no space searches a step budget (the equal budget)."""
+    from csft.data.ucr_catalog import archive
+
+    block = config["tuning"].get("classify") or {}
+    for name in block.get("models", []):
+        classifier_model(config, name)  # raises, naming it, for an unknown classifier
+    known = set(archive().index) | set(custom_classification(config))
+    unknown = [n for n in block.get("datasets", []) if n not in known]
+    if unknown:
+        raise ValueError(
+            f"tuning.classify.datasets: {unknown} are neither UCR archive sets nor "
+            "custom_classification names"
+        )
+    models, sets = classify_tuning_sets(config)
+    if not sets:
         return
+    for name in models:
+        space = (block.get("spaces") or {}).get(name)
+        where = f"tuning.classify.spaces.{name}"
+        if not space:
+            raise ValueError(f"{where}: missing; every tuned classifier needs a search space")
+        steps = sorted(p for p in space if p.split(".")[-1] == "steps")
+        if steps:
+            raise ValueError(
+                f"{where}: {steps} are step budgets, set by tuning.classify.steps (the equal "
+                "per-trial budget), and cannot be searched"
+            )
+        tuning.official_params(tuning.space_of(space), classify_settings(config, name), where)
+
+
+def check_forecast_tuning(config: Mapping) -> None:
+    """Every tuned model is a forecaster of the config, every horizon in forecast.horizons
+    (the official runs sit beside the tuned ones), every model has a search space whose paths
+    name settings of its recipe with the recipe's value inside it, and the budget sets
+    training settings that no space searches."""
+    block = config["tuning"]
     forecast = block.get("forecast", {})
     for model in forecast.get("models", []):
         if model not in config["models"]:

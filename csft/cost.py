@@ -437,6 +437,18 @@ def work_train_classify(config, w) -> list[Work] | float:
     return classify_work(model, w["name"], classify_settings(config, w["classifier"]))
 
 
+def work_tune_classify(config, w) -> list[Work] | float:
+    """A classification study: its trials, each the classifier's work under the equal step
+    budget (timed on all of TRAIN, an upper bound: a trial fits on part of it)."""
+    from csft.jobs import tune_classify
+
+    settings = tune_classify.resolve(config, w)
+    work = classify_work(settings.base.job.model, w["name"], settings.base.recipe)
+    if isinstance(work, float):
+        return work * settings.trials
+    return [Work(i.probe, i.steps * settings.trials, i.windows * settings.trials) for i in work]
+
+
 def work_classify_sensitivity(config, w) -> list[Work] | float:
     settings = reading_settings(config, w["reading"], classify_settings(config, "csft"))
     return classify_work("csft", w["name"], settings)
@@ -488,6 +500,8 @@ WORK: dict[str, Callable] = {
     "train_forecast": work_train_forecast,
     "train_tuned": work_train_forecast,  # timed with the official recipe (unknown before tuning)
     "tune_forecast": work_tune_forecast,
+    "tune_classify": work_tune_classify,
+    "classify_tuned": work_train_classify,  # timed with the official recipe
     "train_forecast_uf": work_train_forecast_uf,
     "train_analysis": work_train_analysis,
     "pretrain_encoder": work_pretrain_encoder,
@@ -508,7 +522,7 @@ def job_work(config: Mapping, rule: str, wildcards: Mapping) -> list[Work] | flo
 
 def uses_accelerator(config: Mapping, rule: str, wildcards: Mapping) -> bool:
     """Whether the job would ask for a GPU (torch rules), as the rules' `gpu` resource does."""
-    if rule == "train_classify":
+    if rule in ("train_classify", "tune_classify", "classify_tuned"):
         return classifier_class(classifier_model(config, wildcards["classifier"])).uses_torch
     return rule in WORK
 

@@ -177,19 +177,21 @@ def read_best(path: str | os.PathLike) -> dict:
         return json.load(handle)
 
 
-def tuned(settings: Mapping, best_path: str | os.PathLike, model: str | None, dataset: str,
-          lookback: int, blocks: tuple[str, ...]) -> tuple[dict, dict[str, str]]:  # fmt: skip
+def tuned(
+    settings: Mapping, best_path: str | os.PathLike, identity: Mapping[str, Any],
+    blocks: tuple[str, ...] | None = None,
+) -> tuple[dict, dict[str, str]]:  # fmt: skip
     """A job's settings dict under the tuned recipe: the best trial's value of every searched
-    setting in `blocks` (of architecture, training, pretraining), and the tags that trace it.
-    A file of another study (model unless None, dataset, look-back) is refused, naming it."""
+    setting (those under `blocks` only, when given), and the tags that trace it. A file of
+    another study (any `identity` item, e.g. model, dataset, look-back, differing) is refused."""
     best = read_best(best_path)
-    model = best.get("model") if model is None else model
-    theirs = (best.get("model"), best.get("dataset"), best.get("lookback"))
-    if theirs != (model, dataset, lookback):
-        raise ValueError(
-            f"{best_path}: tuned for {theirs}, not for this job's {(model, dataset, lookback)}"
-        )
-    params = {k: v for k, v in best["best_params"].items() if k.split(".", 1)[0] in blocks}
+    theirs = {key: best.get(key) for key in identity}
+    if theirs != dict(identity):
+        raise ValueError(f"{best_path}: tuned for {theirs}, not for this job's {dict(identity)}")
+    params = {
+        k: v for k, v in best["best_params"].items()
+        if blocks is None or k.split(".", 1)[0] in blocks
+    }  # fmt: skip
     tags = {
         "recipe": "tuned",
         "tuning.study": best["study"],

@@ -261,10 +261,13 @@ def test_the_tuned_column_judges_only_what_tuning_covers():
     untuned = by_claim(claims.claims_table(forecast, None, None, None, "check"))
     assert (untuned.tuned == "tuning not run").all()
     tuning = pd.DataFrame(
-        [{"model": "csft", "dataset": "ETTh1", "horizon": 96, "test_mse_official": 0.39,
-          "test_mse_tuned": 0.37, "effect": "tuned better", "seeds": 3}]
+        [{"task": "forecast", "model": "csft", "dataset": "ETTh1", "cell": "L512 H96",
+          "official": 0.39, "tuned": 0.37, "effect": "tuned better", "seeds": 3},
+         {"task": "forecast", "model": "dlinear", "dataset": "ETTh1", "cell": "L336 H96",
+          "official": 0.38, "tuned": 0.30, "effect": "tuned better", "seeds": 3}]
     )  # fmt: skip
     table = by_claim(claims.claims_table(forecast, None, None, None, "check", tuning=tuning))
     main = table.loc["ETT forecasting, main track (one look-back)"].tuned
-    assert "0.390 -> 0.370 (tuned better, 3 seeds)" in main
+    assert "ETTh1 L512 H96: 0.390 -> 0.370 (tuned better, 3 seeds)" in main
+    assert "0.300" not in main  # CSFT's row, not DLinear's
     assert table.loc[MSE_UF].tuned == claims.NOT_TUNED  # the uf track is not tuned

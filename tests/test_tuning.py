@@ -24,7 +24,9 @@ from tiny_study import (
 from csft import tuning
 from csft.config import check_config, fill_architectures, tuning_studies
 from csft.data.ett import ETTSeries
-from csft.jobs import tune
+from csft.dotted import find_setting
+from csft.jobs import tune, tune_classify
+from csft.training.classify import SealedTestError
 
 SPACES = {
     "dlinear": {"training.learning_rate": {"low": 0.0005, "high": 0.05, "log": True}},
@@ -32,6 +34,14 @@ SPACES = {
         "training.learning_rate": {"low": 0.0001, "high": 0.01, "log": True},
         "architecture.n_heads": {"choices": [1, 2, 4]},
     },
+}
+
+
+CLASSIFY = {
+    "models": ["csft"],
+    "datasets": ["Chinatown"],
+    "steps": 3,
+    "spaces": {"csft": {"training.batch_size": {"choices": [4, 8, 16]}}},
 }
 
 
@@ -72,6 +82,14 @@ def test_a_study_per_tuned_model_dataset_and_lookback(tmp_path):
          r"tuning.forecast.models: 'nope' is not a forecaster of models"),
         ({"spaces": {**SPACES, "dlinear": {"training.learning_rate": {"low": 1, "high": 0.5}}}},
          r"tuning space training.learning_rate: needs low < high"),
+        ({"classify": {**CLASSIFY, "spaces": {"csft": {"training.steps": {"choices": [3, 9]}}}}},
+         r"tuning.classify.spaces.csft: \['training.steps'\] are step budgets"),
+        ({"classify": {**CLASSIFY, "models": ["nope"]}},
+         r"classify.models: .*'nope'"),
+        ({"classify": {**CLASSIFY, "datasets": ["NoSuchSet"]}},
+         r"tuning.classify.datasets: \['NoSuchSet'\] are neither UCR archive sets"),
+        ({"classify": {**CLASSIFY, "spaces": {"csft": {"training.lr": {"low": 0.1, "high": 1}}}}},
+         r"tuning.classify.spaces.csft: 'training.lr' names no setting"),
     ],
 )  # fmt: skip
 def test_a_bad_tuning_block_fails_before_any_job_naming_it(tmp_path, change, message):
@@ -134,6 +152,26 @@ def test_every_method_gets_the_same_trials_and_per_trial_budget(files):
         for recipe in settings.recipes.values():
             assert {k: recipe["training"][k] for k in budget} == budget
         assert settings.official()  # trial 0 exists: every space holds the official recipe
+    from csft.data import ucr_catalog
+    from csft.jobs.classify import job_policies
+
+    names = ucr_catalog.resolve(config["ucr"]["datasets"], None)
+    variable = ucr_catalog.archive().variable_length
+    block = config["tuning"]["classify"]
+    assert set(block["models"]) >= {"csft", "patchtst", "ts2vec"} and set(block["datasets"]) <= set(
+        names
+    )
+    for classifier in block["models"]:
+        for name in block["datasets"]:
+            policy = job_policies(classifier, bool(variable[name]), ["per_interval"])[0]
+            study = tune_classify.resolve(
+                config, {"classifier": classifier, "name": name, "policy": policy}
+            )
+            assert study.trials == resolved[0].trials  # as many as every forecaster
+            steps = [v for p in tune_classify.STEP_BUDGETS
+                     for ok, v in [find_setting(study.base.recipe, p)] if ok]  # fmt: skip
+            assert steps and set(steps) == {block["steps"]}
+            assert study.official()
 
 
 @pytest.fixture()
@@ -168,6 +206,39 @@ def test_a_study_never_cuts_the_test_split(tmp_path, mirror, sealed):
     assert len(pd.read_csv(tmp_path / "trials.csv")) == 2
 
 
+def test_a_classification_study_never_opens_test(tmp_path, mirror, monkeypatch):
+    from csft import tracking
+    from csft.jobs import classify_run
+
+    config = with_tuning(resolved_tiny_config(tmp_path), classify=CLASSIFY)
+    config["tracking"]["uri"] = uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracking.init_store(uri, ["tiny/tuning"], str(tmp_path / "art"))
+    opened = []
+    load = classify_run.load_splits
+
+    def keep(*args):
+        splits, files, custom = load(*args)
+        opened.append(splits)
+        return splits, files, custom
+
+    monkeypatch.setattr(classify_run, "load_splits", keep)
+    w = {"classifier": "csft", "name": "Chinatown", "policy": "per_interval"}
+    settings = tune_classify.resolve(config, w)
+    folder = mirror / "UCR" / "Chinatown"
+    inputs = {
+        "train": str(folder / "Chinatown_TRAIN.tsv"),
+        "test": str(folder / "Chinatown_TEST.tsv"),
+    }
+    outputs = {"best": str(tmp_path / "best.json"), "trials": str(tmp_path / "trials.csv")}
+    tune_classify.execute(settings, inputs, outputs, config, str(tmp_path / "journal.log"))
+    (splits,) = opened
+    with pytest.raises(SealedTestError):
+        splits.test()  # TEST never opened: the trials scored a part of TRAIN
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["n_trials"] == 2 and best["classifier"] == "csft" and best["budget"]["steps"] == 3
+    assert 0 <= best["official_value"] <= 1  # 1 - validation accuracy
+
+
 def test_a_study_runs_through_the_dag_into_the_tuned_recipe(tmp_path, mirror):
     tiny = tiny_config(tmp_path)
     config = forecast_only_config(
@@ -183,8 +254,13 @@ def test_a_study_runs_through_the_dag_into_the_tuned_recipe(tmp_path, mirror):
             "horizons": [HORIZON],
         },
         models={"dlinear": tiny["models"]["dlinear"], "csft": tiny["models"]["csft"]},
+        classify={
+            "models": ["csft"],
+            "csft": tiny["classify"]["csft"],
+            "selection": ["fixed_budget"],
+        },
     )
-    config = with_tuning(config)
+    config = with_tuning(config, classify=CLASSIFY)
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     target = tmp_path / "results" / "tables" / "tuning.md"
@@ -192,7 +268,13 @@ def test_a_study_runs_through_the_dag_into_the_tuned_recipe(tmp_path, mirror):
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
     table = pd.read_csv(results / "tables" / "tuning.csv")
-    assert sorted(table.model) == ["csft", "dlinear"] and (table.trials == 2).all()
+    assert sorted(zip(table.task, table.model, strict=True)) == [
+        ("classify", "csft"),
+        ("classify", "csft"),
+        ("forecast", "csft"),
+        ("forecast", "dlinear"),
+    ]  # CSFT's two protocols on Chinatown
+    assert (table.trials == 2).all()
     assert "2 trials per study" in target.read_text()
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
@@ -222,3 +304,11 @@ def test_a_study_runs_through_the_dag_into_the_tuned_recipe(tmp_path, mirror):
         )
     tuned_encoder = results / f"pretrained/tuned/csft/ETTh1/L{CSFT_LOOKBACK}/seed1/encoder.pt"
     assert tuned_encoder.exists()
+    # The classifier's study: nested trials, and its tuned jobs traced to it.
+    classify_runs = client.search_runs([experiment], "tags.recipe = 'tuned'", max_results=100)
+    best = json.loads(
+        (results / "tuning/classify/csft/Chinatown/per_interval/best.json").read_text()
+    )
+    tuned = [r for r in classify_runs if r.info.run_name.endswith("tuned/Chinatown/1")]
+    assert {r.info.run_name.split("/tuned")[0] for r in tuned} == {"csft/finetune", "csft/svm"}
+    assert all(r.data.tags["tuning.study"] == best["study"] for r in tuned)

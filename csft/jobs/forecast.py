@@ -475,10 +475,8 @@ def execute(
     register_config_models(config)  # models of your own (models.<name>.class)
     job, tuned_tags = settings.job, {"recipe": "official"}
     if inputs.get("best"):
-        changed, tuned_tags = tuning.tuned(
-            settings.to_dict(), inputs["best"], job.model, job.dataset, job.train_lookbacks[0],
-            ("architecture", "training", "pretraining"),
-        )  # fmt: skip
+        identity = {"model": job.model, "dataset": job.dataset, "lookback": job.train_lookbacks[0]}
+        changed, tuned_tags = tuning.tuned(settings.to_dict(), inputs["best"], identity)
         settings = ForecastSettings.from_dict(changed)
     data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
     pretrained = load_pretrained(settings, inputs.get("encoder"), data.series.n_channels)

@@ -284,10 +284,10 @@ def execute(
     `inputs["best"]` (a tuning study's best settings) it pretrains under the tuned recipe."""
     job, tuned_tags = settings.job, {"recipe": "official"}
     if inputs.get("best"):
+        identity = {"dataset": job.dataset, "lookback": job.lookback}
         changed, tuned_tags = tuning.tuned(
-            settings.to_dict(), inputs["best"], None, job.dataset, job.lookback,
-            ("architecture", "pretraining"),
-        )  # fmt: skip
+            settings.to_dict(), inputs["best"], identity, ("architecture", "pretraining")
+        )
         settings = PretrainSettings.from_dict(changed)
     data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
     shared = encoder_settings(job, settings.architecture, data.series.n_channels)

@@ -130,47 +130,62 @@ def trial_loss(settings: TuneSettings, series, params: Mapping, log_metrics) -> 
     return float(np.mean(list(losses.values())))
 
 
-def execute(
-    settings: TuneSettings, inputs: Mapping[str, str], outputs: Mapping[str, str],
-    config: Mapping, journal: str,
+def run_study(
+    name: str, space_spec: Mapping, official: Mapping, trials: int, sampler_seed: int,
+    where: Tracking, params: Mapping, tags: Mapping[str, str], trial_loss_of, summary: dict,
+    outputs: Mapping[str, str], journal: str,
 ) -> None:  # fmt: skip
-    """The whole study, one MLflow run with a nested run per trial, resumed from `journal`
-    when killed; writes the best settings (`outputs["best"]`) and every trial
-    (`outputs["trials"]`)."""
-    register_config_models(config)
-    data = load_data(inputs["csv"], settings.dataset, settings.lookback, settings.features, config)
-    space, official = tuning.space_of(settings.space), settings.official()
-    study = tuning.open_study(journal, settings.study_name(), settings.sampler_seed)
-    with settings.tracking.start(
-        params={**settings.study_key(), "config": config},
-        tags={"study": settings.study_name(), **device_tags(settings.device), **data.tags},
-    ) as parent:
+    """A study as a job: one MLflow run (`where`, with `params` and `tags`) with a nested run
+    per trial, resumed from `journal` when killed; `trial_loss_of(params, log_metrics)` is one
+    trial's validation loss. Writes the best settings with `summary` (`outputs["best"]`) and
+    every trial (`outputs["trials"]`)."""
+    space = tuning.space_of(space_spec)
+    study = tuning.open_study(journal, name, sampler_seed)
+    with where.start(params=params, tags={"study": name, **tags}) as parent:
 
-        def objective(number: int, params: dict) -> float:
+        def objective(number: int, values: dict) -> float:
             with mlflow.start_run(
                 run_name=f"trial {number}",
                 nested=True,
                 experiment_id=parent.info.experiment_id,  # else the Default experiment
             ):
                 tracking.set_tags({"trial": str(number), "official": str(number == 0).lower()})
-                tracking.log_params(params)
+                tracking.log_params(values)
                 started = time.perf_counter()
-                loss = trial_loss(settings, data.series, params, tracking.log_metrics)
+                loss = trial_loss_of(values, tracking.log_metrics)
                 seconds = time.perf_counter() - started
                 tracking.log_metrics({"val_loss": loss, "trial_seconds": seconds})
-                log.info("trial %d: val_loss %.6f in %.1f s, %s", number, loss, seconds, params)
+                log.info("trial %d: val_loss %.6f in %.1f s, %s", number, loss, seconds, values)
                 return loss
 
-        tuning.search(study, space, official, settings.trials, objective)
-        summary = tuning.best_summary(study, official)
-        summary.update(
-            model=settings.model, dataset=settings.dataset, lookback=settings.lookback,
-            horizons=list(settings.horizons), seed=settings.seed,
-            budget=dict(config["tuning"].get("budget", {})), space=settings.space,
-            sampler_seed=settings.sampler_seed, mlflow_run_id=parent.info.run_id,
-        )  # fmt: skip
+        tuning.search(study, space, official, trials, objective)
+        summary = {
+            **tuning.best_summary(study, official), **summary, "space": dict(space_spec),
+            "sampler_seed": sampler_seed, "mlflow_run_id": parent.info.run_id,
+        }  # fmt: skip
         tracking.log_metrics({"best_val_loss": summary["best_value"]})
         tracking.log_params({f"best.{k}": v for k, v in summary["best_params"].items()})
-    trials = study.trials_dataframe(attrs=("number", "value", "state", "duration", "params"))
-    atomic.write_text(outputs["trials"], trials.to_csv(index=False))
+    table = study.trials_dataframe(attrs=("number", "value", "state", "duration", "params"))
+    atomic.write_text(outputs["trials"], table.to_csv(index=False))
     atomic.write_text(outputs["best"], json.dumps(summary, indent=2, sort_keys=True))
+
+
+def execute(
+    settings: TuneSettings, inputs: Mapping[str, str], outputs: Mapping[str, str],
+    config: Mapping, journal: str,
+) -> None:  # fmt: skip
+    """The whole forecasting study (`run_study`) on the `inputs` csv."""
+    register_config_models(config)
+    data = load_data(inputs["csv"], settings.dataset, settings.lookback, settings.features, config)
+    run_study(
+        settings.study_name(), settings.space, settings.official(), settings.trials,
+        settings.sampler_seed, settings.tracking, {**settings.study_key(), "config": config},
+        {**device_tags(settings.device), **data.tags},
+        lambda values, log_metrics: trial_loss(settings, data.series, values, log_metrics),
+        {
+            "model": settings.model, "dataset": settings.dataset, "lookback": settings.lookback,
+            "horizons": list(settings.horizons), "seed": settings.seed,
+            "budget": dict(config["tuning"].get("budget", {})),
+        },
+        outputs, journal,
+    )  # fmt: skip

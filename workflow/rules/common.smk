@@ -12,6 +12,7 @@ from csft.config import (
     READING_PATTERN,
     analysis_settings,
     classifier_model,
+    classify_tuning_sets,
     sensitivity_readings,
     tuning_studies,
     uses_pretraining,
@@ -21,6 +22,7 @@ from csft.jobs import forecast as forecast_job
 from csft.jobs import lengths as lengths_job
 from csft.jobs import pretrain as pretrain_job
 from csft.jobs import tune as tune_job
+from csft.jobs import tune_classify as tune_classify_job
 from csft.jobs.classify import job_policies, job_seeds, job_selections
 from csft.models.registry import classifier_class
 
@@ -333,7 +335,7 @@ def claims_inputs(wildcards):
         inputs["forecast"] = f"{RESULTS}/tables/forecast.csv"
     if classify_outputs():
         inputs["classify"] = f"{RESULTS}/tables/classify.csv"
-    if tuning_studies(config):
+    if tuning_targets():
         inputs["tuning"] = f"{RESULTS}/tables/tuning.csv"
     return inputs
 
@@ -424,8 +426,60 @@ def tuning_outputs(kind):
     ]
 
 
+def tuning_classify_best(classifier, name):
+    """The best settings of the study of (classifier, set): its first length policy's."""
+    (policy,) = [
+        p for c, n, p in classify_tuning_studies() if (c, n) == (classifier, name)
+    ]
+    return f"{RESULTS}/tuning/classify/{classifier}/{name}/{policy}/best.json"
+
+
+def classify_tuning_studies():
+    """(classifier, set, length policy) per classification study: each tuned classifier on
+    each tuned set, under the first length policy it runs there; none when tuning is off.
+    """
+    models, sets = classify_tuning_sets(config)
+    variable = {
+        **ucr_catalog.archive().variable_length,
+        **{n: d.variable_length for n, d in CUSTOM_CLASSIFICATION.items()},
+    }
+    return [
+        (classifier, name, policies[0])
+        for classifier in models
+        for name in sets
+        for policies in [
+            job_policies(
+                classifier_model(config, classifier),
+                bool(variable[name]),
+                config["classify"]["csft_policies"],
+            )
+        ]
+    ]
+
+
+def classify_tuning_outputs(kind):
+    """The classification studies' best settings ("best"), and the metrics of the official
+    ("official") and tuned ("tuned") jobs of each studied classifier and set: every length
+    and selection policy and seed its official jobs run."""
+    if kind == "best":
+        return [
+            f"{RESULTS}/tuning/classify/{c}/{n}/{p}/best.json"
+            for c, n, p in classify_tuning_studies()
+        ]
+    root = {"official": f"{RESULTS}/classify", "tuned": f"{RESULTS}/tuned/classify"}[
+        kind
+    ]
+    studied = {(c, n) for c, n, _ in classify_tuning_studies()}
+    return [
+        path.replace(f"{RESULTS}/classify", root, 1)
+        for path in classify_outputs()
+        for classifier, name in [path.split("/")[-6:-4]]
+        if (classifier, name) in studied
+    ]
+
+
 def tuning_targets():
     """The stage's tables; none when tuning is off."""
-    if not tuning_studies(config):
+    if not (tuning_studies(config) or classify_tuning_studies()):
         return []
     return [f"{RESULTS}/tables/tuning.{ext}" for ext in ("csv", "md")]

@@ -1,8 +1,9 @@
 # Equal-budget tuning (config `tuning`): one Optuna study per forecaster x dataset x look-back
-# of forecast.runs, the same trials and per-trial budget for every method, the official
-# recipe as trial 0, scored on validation only; its journal (beside best.json, not an output)
-# lets a killed study resume. The tuned recipe then trains every seed (rules pretrain_encoder,
-# group "tuned", and train_tuned) and tables/tuning.* shows official and tuned side by side.
+# of forecast.runs, and per classifier x set of tuning.classify, the same trials and per-trial
+# budget for every method, the official recipe as trial 0, scored on validation only; its
+# journal (beside best.json, not an output) lets a killed study resume. The tuned recipe then
+# trains every seed (rules pretrain_encoder, group "tuned", train_tuned and classify_tuned) and
+# tables/tuning.* shows official and tuned side by side.
 # MLflow experiment `tuning`: a run per study with a nested run per trial.
 
 
@@ -54,11 +55,60 @@ rule train_tuned:
         "../scripts/train_forecast.py"
 
 
+rule tune_classify:
+    input:
+        unpack(classify_inputs),
+    output:
+        best=f"{RESULTS}/tuning/classify/{{classifier}}/{{name}}/{{policy}}/best.json",
+        trials=f"{RESULTS}/tuning/classify/{{classifier}}/{{name}}/{{policy}}/trials.csv",
+    log:
+        f"{LOGS}/tune_classify/{{classifier}}_{{name}}_{{policy}}.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=960,
+        gpu=lambda w: uses_gpu(w.classifier),
+    params:
+        settings=job_settings(tune_classify_job.resolve),
+        journal=f"{RESULTS}/tuning/classify/{{classifier}}/{{name}}/{{policy}}/journal.log",
+    script:
+        "../scripts/tune_classify.py"
+
+
+rule classify_tuned:
+    input:
+        unpack(classify_inputs),
+        best=lambda w: tuning_classify_best(w.classifier, w.name),
+    output:
+        metrics=f"{RESULTS}/tuned/classify/{{classifier}}/{{name}}/{{policy}}/{{selection}}/seed{{seed}}/metrics.json",
+        model=f"{RESULTS}/tuned/classify/{{classifier}}/{{name}}/{{policy}}/{{selection}}/seed{{seed}}/model.pt",
+    log:
+        f"{LOGS}/classify_tuned/{{classifier}}_{{name}}_{{policy}}_{{selection}}_seed{{seed}}.log",
+    conda:
+        "../envs/csft.yaml"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=480,
+        gpu=lambda w: uses_gpu(w.classifier),
+    params:
+        settings=lambda w, threads: classify_run.resolve(
+            config, {**dict(w.items()), "recipe": "tuned"}, threads
+        ).to_dict(),
+    script:
+        "../scripts/train_classify.py"
+
+
 rule tuning_tables:
     input:
         best=tuning_outputs("best"),
         official=tuning_outputs("official"),
         tuned=tuning_outputs("tuned"),
+        classify_best=classify_tuning_outputs("best"),
+        classify_official=classify_tuning_outputs("official"),
+        classify_tuned=classify_tuning_outputs("tuned"),
     output:
         csv=f"{RESULTS}/tables/tuning.csv",
         md=f"{RESULTS}/tables/tuning.md",
