@@ -588,21 +588,16 @@ def check_forecast_tuning(config: Mapping) -> None:
             f"tuning.forecast.horizons: {outside} are not in forecast.horizons "
             f"{config['forecast']['horizons']}, so no official run would sit beside the tuned one"
         )
-    known = {f.name for f in dataclasses.fields(TrainingConfig)}
-    budget = block.get("budget", {})
-    unknown = sorted(set(budget) - known)
-    if unknown:
-        raise ValueError(
-            f"tuning.budget: {unknown} are not training settings; known: {sorted(known)}"
-        )
-    known = {f.name for f in dataclasses.fields(PretrainConfig)}
-    pre_budget = block.get("pretraining_budget", {})
-    unknown = sorted(set(pre_budget) - known)
-    if unknown:
-        raise ValueError(
-            f"tuning.pretraining_budget: {unknown} are not pretraining settings; "
-            f"known: {sorted(known)}"
-        )
+    budget, pre_budget = block.get("budget", {}), block.get("pretraining_budget", {})
+    for key, given, recipe in (("budget", budget, TrainingConfig),
+                               ("pretraining_budget", pre_budget, PretrainConfig)):  # fmt: skip
+        known = {f.name for f in dataclasses.fields(recipe)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(
+                f"tuning.{key}: {unknown} are not {recipe.__name__} settings; "
+                f"known: {sorted(known)}"
+            )
     for model, dataset, _lookback in tuning_studies(config):
         space = block.get("spaces", {}).get(model)
         if not space:

@@ -75,7 +75,7 @@ def test_a_study_per_tuned_model_dataset_and_lookback(tmp_path):
          r"learning_rate = 0.005 lies outside the search space"),
         ({"spaces": {**SPACES, "dlinear": {"training.epochs": {"choices": [1, 2, 10]}}}},
          r"\['training.epochs'\] are set by tuning.budget"),
-        ({"budget": {"epoch": 1}}, r"tuning.budget: \['epoch'\] are not training settings"),
+        ({"budget": {"epoch": 1}}, r"tuning.budget: \['epoch'\] are not TrainingConfig settings"),
         ({"forecast": {"models": ["dlinear"], "datasets": ["ETTh1"], "horizons": [7]}},
          r"tuning.forecast.horizons: \[7\] are not in forecast.horizons"),
         ({"forecast": {"models": ["nope"], "datasets": ["ETTh1"], "horizons": [HORIZON]}},
