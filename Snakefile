@@ -24,6 +24,7 @@ include: "workflow/rules/forecast.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/sensitivity.smk"
+include: "workflow/rules/tuning.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -43,6 +44,7 @@ localrules:
     classify_figures,
     claims_table,
     sensitivity_tables,
+    tuning_tables,
 
 
 onstart:
@@ -59,3 +61,4 @@ rule all:
         classify_targets(),
         analysis_targets(),
         sensitivity_targets(),
+        tuning_targets(),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from csft import tuning
 from csft.data.custom import custom_datasets
 from csft.data.custom_classification import custom_classification
 from csft.data.splits import ETT_ROWS_PER_HOUR, SPLITS, ett_segments
+from csft.dotted import find_setting, with_setting
 from csft.models.registry import (
     CLASSIFIERS,
     classifier_class,
@@ -18,6 +21,8 @@ from csft.models.registry import (
     register_config_models,
 )
 from csft.models.schema import architecture_schema, check_architecture
+from csft.training.forecast import TrainingConfig
+from csft.training.pretrain import PretrainConfig
 
 
 def resolve_training(model_settings: Mapping, dataset: str, horizon: int) -> dict:
@@ -85,9 +90,9 @@ def pretraining_settings(
 
     `group` "forecast" names a model (the main track fine-tunes its encoder), "forecast_uf" a
     model of the uf track under `placement` (an encoder per placement and interval),
-    "analysis" an analysis variant.
+    "analysis" an analysis variant, "tuned" a model under its tuned recipe.
     """
-    if group == "forecast":
+    if group in ("forecast", "tuned"):  # tuned: the study's best settings applied by the job
         model, extra = name, {}
     elif group == "forecast_uf":
         model, extra = name, {"placement": placement or "resample"}
@@ -99,7 +104,7 @@ def pretraining_settings(
         return reading_settings(config, name, base)
     else:
         raise ValueError(
-            "pretraining group must be forecast, forecast_uf, analysis or sensitivity, "
+            "pretraining group must be forecast, forecast_uf, analysis, sensitivity or tuned, "
             f"got {group!r}"
         )
     settings = config["models"][model]
@@ -416,18 +421,6 @@ def sensitivity_readings(config: Mapping) -> dict[str, tuple[str, Any] | None]:
     return readings
 
 
-def with_setting(settings: Mapping, path: str, value: Any) -> dict:
-    """A deep copy of `settings` with the value at dotted `path` replaced (missing
-    intermediate blocks created)."""
-    changed = copy.deepcopy(dict(settings))
-    node = changed
-    *parents, leaf = path.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-    return changed
-
-
 def reading_settings(config: Mapping, reading: str, settings: Mapping) -> dict:
     """`settings` (a CSFT job's resolved recipe) under the sensitivity reading `reading`."""
     readings = sensitivity_readings(config)
@@ -450,15 +443,6 @@ def sensitivity_bases(config: Mapping) -> dict[str, dict]:
     if block.get("classify", {}).get("datasets"):
         bases["classify"] = classify_settings(config, "csft")
     return bases
-
-
-def _setting(settings: Mapping, path: str) -> tuple[bool, Any]:
-    node: Any = settings
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return False, None
-        node = node[key]
-    return True, node
 
 
 def check_sensitivity(config: Mapping) -> None:
@@ -486,7 +470,7 @@ def check_sensitivity(config: Mapping) -> None:
         )
     for i, axis in enumerate(axes):
         where, path = f"sensitivity.axes[{i}].path", axis["path"]
-        found = [value for ok, value in (_setting(b, path) for b in bases.values()) if ok]
+        found = [value for ok, value in (find_setting(b, path) for b in bases.values()) if ok]
         if not found:
             raise ValueError(
                 f"{where}: {path!r} names no setting of CSFT's recipe in {sorted(bases)}; "
@@ -508,6 +492,148 @@ def check_sensitivity(config: Mapping) -> None:
                     _check_architecture(f"sensitivity.axes[{i}] ({task})", "csft", block)
 
 
+def tuning_studies(config: Mapping) -> list[tuple[str, str, int]]:
+    """The stage's studies, (model, dataset, look-back): every forecast.runs entry of a tuned
+    model on a tuned dataset it runs on. None when tuning is off (trials 0)."""
+    block = config.get("tuning") or {}
+    if not block.get("trials"):
+        return []
+    forecast = block.get("forecast", {})
+    found = []
+    for run in config["forecast"]["runs"]:
+        for dataset in run.get("datasets", config["ett"]["datasets"]):
+            key = (run["model"], dataset, int(run["lookback"]))
+            tuned = run["model"] in forecast.get("models", []) and dataset in forecast.get(
+                "datasets", []
+            )
+            if tuned and key not in found:
+                found.append(key)
+    return found
+
+
+def check_tuning(config: Mapping) -> None:
+    """Before any job, when tuning is on: its forecasting and classification studies."""
+    if (config.get("tuning") or {}).get("trials"):
+        check_forecast_tuning(config)
+        check_classify_tuning(config)
+
+
+def classify_tuning_sets(config: Mapping) -> tuple[list[str], list[str]]:
+    """(classifiers, sets) of the classification studies: those of tuning.classify that the
+    track runs (classify.models, ucr.datasets), so a config built on the full one can narrow
+    the track without repeating the tuning block; none when tuning is off."""
+    from csft.data import ucr_catalog
+
+    block = (config.get("tuning") or {}).get("classify") or {}
+    if not config["tuning"].get("trials"):
+        return [], []
+    custom = custom_classification(config)
+    archived = [d for d in config["ucr"]["datasets"] if d not in custom]
+    sets = {*ucr_catalog.resolve(archived, None), *custom}
+    models = [m for m in block.get("models", []) if m in config["classify"]["models"]]
+    return models, [d for d in block.get("datasets", []) if d in sets]
+
+
+def check_classify_tuning(config: Mapping) -> None:
+    """Every tuned classifier is a classifier and every set an archive or custom one; every
+    studied classifier has a space whose paths name settings of its recipe (classify.<name>)
+    with the recipe's value inside it, and no space searches a step budget (the equal budget)."""
+    from csft.data.ucr_catalog import archive
+
+    block = config["tuning"].get("classify") or {}
+    for name in block.get("models", []):
+        classifier_model(config, name)  # raises, naming it, for an unknown classifier
+    known = set(archive().index) | set(custom_classification(config))
+    unknown = [n for n in block.get("datasets", []) if n not in known]
+    if unknown:
+        raise ValueError(
+            f"tuning.classify.datasets: {unknown} are neither UCR archive sets nor "
+            "custom_classification names"
+        )
+    models, sets = classify_tuning_sets(config)
+    if not sets:
+        return
+    for name in models:
+        space = (block.get("spaces") or {}).get(name)
+        where = f"tuning.classify.spaces.{name}"
+        if not space:
+            raise ValueError(f"{where}: missing; every tuned classifier needs a search space")
+        steps = sorted(p for p in space if p.split(".")[-1] == "steps")
+        if steps:
+            raise ValueError(
+                f"{where}: {steps} are step budgets, set by tuning.classify.steps (the equal "
+                "per-trial budget), and cannot be searched"
+            )
+        tuning.official_params(tuning.space_of(space), classify_settings(config, name), where)
+
+
+def check_forecast_tuning(config: Mapping) -> None:
+    """Every tuned model is a forecaster of the config, every horizon in forecast.horizons
+    (the official runs sit beside the tuned ones), every model has a search space whose paths
+    name settings of its recipe with the recipe's value inside it, and the budget sets
+    training settings that no space searches."""
+    block = config["tuning"]
+    forecast = block.get("forecast", {})
+    for model in forecast.get("models", []):
+        if model not in config["models"]:
+            raise ValueError(
+                f"tuning.forecast.models: {model!r} is not a forecaster of models "
+                f"({sorted(config['models'])})"
+            )
+    if not tuning_studies(config):
+        return  # no forecast.runs entry runs a tuned model on a tuned dataset
+    outside = sorted(set(forecast.get("horizons", [])) - set(config["forecast"]["horizons"]))
+    if outside:
+        raise ValueError(
+            f"tuning.forecast.horizons: {outside} are not in forecast.horizons "
+            f"{config['forecast']['horizons']}, so no official run would sit beside the tuned one"
+        )
+    budget, pre_budget = block.get("budget", {}), block.get("pretraining_budget", {})
+    for key, given, recipe in (("budget", budget, TrainingConfig),
+                               ("pretraining_budget", pre_budget, PretrainConfig)):  # fmt: skip
+        known = {f.name for f in dataclasses.fields(recipe)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(
+                f"tuning.{key}: {unknown} are not {recipe.__name__} settings; "
+                f"known: {sorted(known)}"
+            )
+    for model, dataset, _lookback in tuning_studies(config):
+        space = block.get("spaces", {}).get(model)
+        if not space:
+            raise ValueError(
+                f"tuning.spaces.{model}: missing; every tuned model needs a search space"
+            )
+        fixed = sorted(
+            {p for p in space if p.startswith("training.") and p.split(".", 1)[1] in budget}
+            | {
+                p
+                for p in space
+                if p.startswith("pretraining.") and p.split(".", 1)[1] in pre_budget
+            }
+        )
+        if fixed:
+            raise ValueError(
+                f"tuning.spaces.{model}: {fixed} are set by tuning.budget or "
+                "tuning.pretraining_budget (the equal per-trial budget) and cannot be searched"
+            )
+        first = tuned_recipe(config, model, dataset, forecast["horizons"][0])
+        tuning.official_params(tuning.space_of(space), first, f"tuning.spaces.{model}")
+
+
+def tuned_recipe(config: Mapping, model: str, dataset: str, horizon: int) -> dict:
+    """`model`'s resolved recipe on (dataset, horizon) with the tuning budget on its training
+    (and pretraining)."""
+    recipe = model_settings(config, model, dataset, horizon)
+    recipe["training"].update(config["tuning"].get("budget", {}))
+    if recipe["pretraining"]:
+        recipe["pretraining"] = {
+            **recipe["pretraining"],
+            **config["tuning"].get("pretraining_budget", {}),
+        }
+    return {k: recipe[k] for k in ("architecture", "training", "pretraining", "mode")}
+
+
 def check_config(config: Mapping) -> None:
     """Every check a config must pass before any job, after its schema validation: models
     resolve (and the config's own register), architecture keys exist, datasets are known,
@@ -521,3 +647,4 @@ def check_config(config: Mapping) -> None:
     check_classification_data(config)
     check_pretraining(config)
     check_sensitivity(config)
+    check_tuning(config)

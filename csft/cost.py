@@ -44,6 +44,7 @@ from csft.config import (
     reading_settings,
     resolve_architecture,
     resolve_training,
+    uses_pretraining,
 )
 from csft.data.custom import CustomDataset, custom_datasets
 from csft.data.splits import ett_segments
@@ -183,9 +184,10 @@ def forecast_work(
     training: Mapping,
     channels: int,
     splits: Callable[[int], dict] | None = None,
+    tested: bool = True,
 ) -> list[Work]:
-    """A fine-tuning job: epochs x (training steps + validation windows), then every test
-    window once per evaluated look-back. Windows are cut at the longest look-back."""
+    """A fine-tuning job: epochs x (training steps + validation windows), then (`tested`)
+    every test window once per evaluated look-back. Windows are cut at the longest look-back."""
     from csft.training.forecast import TrainingConfig
 
     recipe = TrainingConfig(**training)
@@ -194,7 +196,7 @@ def forecast_work(
     segments = (splits or (lambda t: ett_segments(dataset, t)))(longest)
     train = segments["train"].n_windows(longest, horizon)
     val = math.ceil(segments["val"].n_windows(longest, horizon) / recipe.val_stride)
-    test = segments["test"].n_windows(longest, horizon)
+    test = segments["test"].n_windows(longest, horizon) if tested else 0
     steps = recipe.epochs * steps_per_epoch(train, recipe.batch_size, recipe.max_batches_per_epoch)
     windows = len(eval_lookbacks) * (recipe.epochs * val + test)
     shape = probe(
@@ -336,6 +338,30 @@ def fixed_lookback_work(config, w, job: Mapping, lookback: int) -> list[Work]:
     )
 
 
+def work_tune_forecast(config, w) -> list[Work]:
+    """A study: every trial pretrains (a model that does) and fits each tuning horizon under
+    the per-trial budget, never tested. Timed with the official architecture (trial 0)."""
+    from csft.jobs import tune
+
+    settings = tune.resolve(config, w)
+    channels = channels_of(config, w["dataset"])
+    work: list[Work] = []
+    first = settings.recipes[str(settings.horizons[0])]
+    if uses_pretraining(settings.model, first):
+        work += pretrain_work(
+            w["dataset"], settings.lookback, settings.lookback, 1, first["architecture"],
+            first["pretraining"], channels, lambda t: split_segments(config, w["dataset"], t),
+        )  # fmt: skip
+    for horizon in settings.horizons:
+        recipe = settings.recipes[str(horizon)]
+        work += forecast_work(
+            settings.model, w["dataset"], (settings.lookback, settings.lookback + 1),
+            [settings.lookback], horizon, recipe["architecture"], recipe["training"], channels,
+            lambda t: split_segments(config, w["dataset"], t), tested=False,
+        )  # fmt: skip
+    return [Work(i.probe, i.steps * settings.trials, i.windows * settings.trials) for i in work]
+
+
 def work_pretrain_encoder(config, w) -> list[Work]:
     job = pretraining_settings(config, w["group"], w["name"], w["dataset"])
     lookback = int(w["lookback"])
@@ -411,6 +437,18 @@ def work_train_classify(config, w) -> list[Work] | float:
     return classify_work(model, w["name"], classify_settings(config, w["classifier"]))
 
 
+def work_tune_classify(config, w) -> list[Work] | float:
+    """A classification study: its trials, each the classifier's work under the equal step
+    budget (timed on all of TRAIN, an upper bound: a trial fits on part of it)."""
+    from csft.jobs import tune_classify
+
+    settings = tune_classify.resolve(config, w)
+    work = classify_work(settings.base.job.model, w["name"], settings.base.recipe)
+    if isinstance(work, float):
+        return work * settings.trials
+    return [Work(i.probe, i.steps * settings.trials, i.windows * settings.trials) for i in work]
+
+
 def work_classify_sensitivity(config, w) -> list[Work] | float:
     settings = reading_settings(config, w["reading"], classify_settings(config, "csft"))
     return classify_work("csft", w["name"], settings)
@@ -460,6 +498,10 @@ def classify_work(model: str, name: str, settings: Mapping) -> list[Work] | floa
 
 WORK: dict[str, Callable] = {
     "train_forecast": work_train_forecast,
+    "train_tuned": work_train_forecast,  # timed with the official recipe (unknown before tuning)
+    "tune_forecast": work_tune_forecast,
+    "tune_classify": work_tune_classify,
+    "classify_tuned": work_train_classify,  # timed with the official recipe
     "train_forecast_uf": work_train_forecast_uf,
     "train_analysis": work_train_analysis,
     "pretrain_encoder": work_pretrain_encoder,
@@ -480,7 +522,7 @@ def job_work(config: Mapping, rule: str, wildcards: Mapping) -> list[Work] | flo
 
 def uses_accelerator(config: Mapping, rule: str, wildcards: Mapping) -> bool:
     """Whether the job would ask for a GPU (torch rules), as the rules' `gpu` resource does."""
-    if rule == "train_classify":
+    if rule in ("train_classify", "tune_classify", "classify_tuned"):
         return classifier_class(classifier_model(config, wildcards["classifier"])).uses_torch
     return rule in WORK
 

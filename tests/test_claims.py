@@ -254,3 +254,20 @@ def test_the_uf_claim_is_judged_on_the_papers_placement_with_the_others_beside_i
     assert row.ours == (
         "0.600-0.600 over 1 cells (other placements, not judged: crop: 0.300-0.300 over 16 cells)"
     )
+
+
+def test_the_tuned_column_judges_only_what_tuning_covers():
+    forecast = forecast_cells(["ETTh1"], [96], track="main", mse=0.39)
+    untuned = by_claim(claims.claims_table(forecast, None, None, None, "check"))
+    assert (untuned.tuned == "tuning not run").all()
+    tuning = pd.DataFrame(
+        [{"task": "forecast", "model": "csft", "dataset": "ETTh1", "cell": "L512 H96",
+          "official": 0.39, "tuned": 0.37, "effect": "tuned better", "seeds": 3},
+         {"task": "forecast", "model": "dlinear", "dataset": "ETTh1", "cell": "L336 H96",
+          "official": 0.38, "tuned": 0.30, "effect": "tuned better", "seeds": 3}]
+    )  # fmt: skip
+    table = by_claim(claims.claims_table(forecast, None, None, None, "check", tuning=tuning))
+    main = table.loc["ETT forecasting, main track (one look-back)"].tuned
+    assert "ETTh1 L512 H96: 0.390 -> 0.370 (tuned better, 3 seeds)" in main
+    assert "0.300" not in main  # CSFT's row, not DLinear's
+    assert table.loc[MSE_UF].tuned == claims.NOT_TUNED  # the uf track is not tuned

@@ -19,14 +19,22 @@ def load(name: str) -> dict:
     return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
+def assert_kept(validated, original, where="config"):
+    """Every value of `original` is in `validated` unchanged (blocks compared key by key)."""
+    for key, value in original.items():
+        if isinstance(value, dict) and isinstance(validated[key], dict):
+            assert_kept(validated[key], value, f"{where}.{key}")
+        else:
+            assert validated[key] == value, f"{where}.{key}"
+
+
 @pytest.mark.parametrize("name", ["config.yaml", "quick.yaml"])
 def test_shipped_configs_validate(name):
     config = load(name)
     original = copy.deepcopy(config)
     validate(config, SCHEMA)
-    # Every key the file sets survives unchanged (defaults only fill gaps).
-    for key, value in original.items():
-        assert config[key] == value
+    # Every value the file sets survives unchanged (defaults only fill gaps).
+    assert_kept(config, original)
     # The training recipe fits TrainingConfig exactly.
     assert TrainingConfig(**config["models"]["dlinear"]["training"])
 
@@ -308,8 +316,9 @@ def documented_configfiles(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
 def test_every_shipped_config_passes_as_its_header_loads_it(name):
-    # A check config is loaded over a base (config.yaml or quick.yaml): merged as Snakemake
-    # merges --configfile files, it must pass the schema and check_config before any job runs.
+    # A check config is loaded over a base (config.yaml or quick.yaml), after the Snakefile's
+    # own config/config.yaml: merged as Snakemake merges them, it must pass the schema and
+    # check_config before any job runs.
     from snakemake.utils import update_config
 
     from csft.config import check_config
@@ -317,7 +326,7 @@ def test_every_shipped_config_passes_as_its_header_loads_it(name):
     files = documented_configfiles(name)
     assert files[-1] == name, f"{name}'s header command does not end with {name}: {files}"
     config: dict = {}
-    for file in files:
+    for file in ["config.yaml", *files]:  # the Snakefile's configfile comes first
         update_config(config, load(file))
     validate(config, SCHEMA)
     check_config(config)

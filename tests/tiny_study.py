@@ -84,6 +84,7 @@ def tiny_config(root: Path) -> dict:
             "minirocket": {"n_kernels": 84},
         },
         "sensitivity": {"axes": []},  # the full config's stage: tests/test_sensitivity.py
+        "tuning": {"trials": 0},  # the full config's stage: tests/test_tuning.py
         "analysis": {
             "dataset": "ETTh1",
             "lookback": CSFT_LOOKBACK,
@@ -168,6 +169,7 @@ def forecast_only_config(root: Path, prefix: str, **sections) -> dict:
         "forecast_uf": {"models": []},
         "analysis": {"enabled": False},
         "sensitivity": {"axes": []},
+        "tuning": {"trials": 0},
         **sections,
     }
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from csft import atomic, tracking
+from csft import atomic, tracking, tuning
 from csft.config import classifier_model, classify_settings, reading_settings
 from csft.data.custom_classification import custom_classification
 from csft.data.download import sha256_of
@@ -90,7 +90,8 @@ class ClassifySettings(PlainDict):
 
 def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> ClassifySettings:
     """The settings of the job a rule's wildcards `w` name (classifier, name, policy,
-    selection, seed; a sensitivity job's `reading` too)."""
+    selection, seed; a sensitivity job's `reading` too; `recipe` "tuned": a job of the tuned
+    recipe, whose best settings `execute` applies)."""
     model = classifier_model(config, w["classifier"])
     job = ClassifyJob(
         model, w["name"], w["policy"], int(w["seed"]), config["device"],
@@ -106,6 +107,8 @@ def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> Classify
     )
     recipe = classify_settings(config, w["classifier"], threads)
     where = tracking_for(config, "classify", f"{w['name']}/{job.seed}")
+    if w.get("recipe") == "tuned":  # runs of its own: the official ones are never replaced
+        where = tracking_for(config, "tuning", f"tuned/{w['name']}/{job.seed}")
     if "reading" in w:  # the sensitivity stage: CSFT's recipe under one reading
         recipe = reading_settings(config, w["reading"], recipe)
         where = tracking_for(config, "sensitivity", f"{w['reading']}/{w['name']}/{job.seed}")
@@ -146,15 +149,20 @@ def execute(
     config: Mapping,
 ) -> None:  # fmt: skip
     """The whole job: fit with TEST sealed, score TEST once, one MLflow run per method (CSFT's
-    SVM gets its own, with the pretraining history it shares), records to outputs['metrics']."""
+    SVM gets its own, with the pretraining history it shares), records to outputs['metrics'].
+    With `inputs["best"]` (csft.jobs.tune_classify's best settings) it runs the tuned recipe."""
     import mlflow
 
     register_config_classifiers(config)  # classifiers of your own (classifiers.<name>)
-    job = settings.job
+    job, tuned_tags = settings.job, {"recipe": "official"}
+    if inputs.get("best"):  # the tuned recipe: a tuning study's best settings
+        identity = {"classifier": job.name, "dataset": job.dataset}
+        recipe, tuned_tags = tuning.tuned(settings.recipe, inputs["best"], identity)
+        settings = dataclasses.replace(settings, recipe=recipe)
     splits, files, custom = load_splits(settings, inputs, config)
     uses_torch = classifier_class(job.model).uses_torch
     device = describe(resolve_device(job.device)) if uses_torch else "cpu"
-    tags = {**tracking.data_tags(files), "device": device}
+    tags = {**tracking.data_tags(files), "device": device, **tuned_tags}
     params = {
         **settings.params(),
         "custom_classification": dataclasses.asdict(custom) if custom else None,

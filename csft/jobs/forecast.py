@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from csft import atomic, diagnostics, metrics, tracking
+from csft import atomic, diagnostics, metrics, tracking, tuning
 from csft.config import analysis_settings, model_settings, reading_settings, uf_eval_lookbacks
 from csft.data.custom import CustomDataset
 from csft.data.download import sha256_of
@@ -136,7 +136,9 @@ class ForecastSettings(PlainDict):
 def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
     """The settings of the job a rule's wildcards `w` name: a main-track run (`lookback`), a uf
     run (`low`, `high`, `placement`), an analysis variant (`variant`, analysis look-back) or a
-    sensitivity reading of CSFT (`reading`, the stage's look-back)."""
+    sensitivity reading of CSFT (`reading`, the stage's look-back); `recipe` "tuned": a
+    main-track run of the tuned recipe (the tuning study's best settings are applied by
+    `execute`)."""
     dataset, horizon, seed = w["dataset"], int(w["horizon"]), int(w["seed"])
     if "variant" in w:
         lookback = int(config["analysis"]["lookback"])
@@ -160,6 +162,8 @@ def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
         resolved = model_settings(config, w["model"], dataset, horizon)
         lookbacks = (lookback, lookback + 1), (lookback,)
         part, name = "forecast", f"{w['model']}/{dataset}/L{lookback}"
+    if w.get("recipe") == "tuned":  # its own runs: the official ones are never replaced
+        part, name = "tuning", f"tuned/{name}"
     job = ForecastJob(
         resolved["model"], dataset, horizon, seed, *lookbacks,
         features=config["ett"]["features"], device=config["device"],
@@ -259,7 +263,7 @@ def score_test(
     return records, examples
 
 
-def run(
+def fit(
     job: ForecastJob,
     series: ETTSeries,
     architecture: dict,
@@ -268,8 +272,10 @@ def run(
     mode: str = "finetune",
     log_metrics: MetricLogger = lambda metrics, step: None,
     checkpoint: Checkpoint | None = None,
-) -> JobResult:
-    """Train `job.model` on `series` (loaded for `job.max_lookback`), test once per look-back.
+) -> tuple[torch.nn.Module, list[dict]]:
+    """Train `job.model` on `series`' train split, selected on its validation split only:
+    (the model at its best validation epoch, one history row per epoch). The test split is
+    never cut here, so tuning (csft.jobs.tune) fits through this without seeing it.
 
     A CSFT job starts from `encoder_state`, a pretrained encoder's weights (none: from its
     random initialisation); `mode` "probe" freezes that encoder and trains the linear head
@@ -277,7 +283,7 @@ def run(
     """
     generator = seed_everything(job.seed)
     low, high = job.train_lookbacks
-    windows = {split: series.windows(split, job.horizon) for split in ("train", "val", "test")}
+    windows = {split: series.windows(split, job.horizon) for split in ("train", "val")}
     model = build_model(
         job.model, architecture, lookback=low, horizon=job.horizon, n_channels=series.n_channels
     ).to(resolve_device(job.device))
@@ -313,7 +319,25 @@ def run(
         model, train, val_sets, config, generator, on_epoch, collate_fn=collate,
         checkpoint=checkpoint,
     )  # fmt: skip
+    return model, history
 
+
+def run(
+    job: ForecastJob,
+    series: ETTSeries,
+    architecture: dict,
+    training: dict,
+    encoder_state: Mapping[str, torch.Tensor] | None = None,
+    mode: str = "finetune",
+    log_metrics: MetricLogger = lambda metrics, step: None,
+    checkpoint: Checkpoint | None = None,
+) -> JobResult:
+    """Train `job.model` on `series` (loaded for `job.max_lookback`) as `fit` does, then test
+    once per look-back: the test split is scored only after the model is selected."""
+    model, history = fit(
+        job, series, architecture, training, encoder_state, mode, log_metrics, checkpoint
+    )
+    config = forecast.TrainingConfig(**training)
     records, examples = score_test(model, series, job, config)
     for record in records:
         record.update(
@@ -322,7 +346,7 @@ def run(
         log.info("test at look-back %d: %s", record["lookback"], record)
     features = None
     if hasattr(model, "represent"):
-        windows_at = CroppedWindows(windows["test"], job.eval_lookbacks[0])
+        windows_at = CroppedWindows(series.windows("test", job.horizon), job.eval_lookbacks[0])
         features = test_features(model, windows_at, FEATURE_WINDOWS)
     return JobResult(records, history, examples, model, features)
 
@@ -446,9 +470,14 @@ def execute(
     """The whole job: data (`inputs` csv, and encoder when it fine-tunes one) -> fit -> test,
     everything logged to one MLflow run (the pretraining's history replayed as pretrain_*, so
     every run shows its whole training) and written to `outputs`. A killed job resumes from
-    its checkpoint, made for the same settings, data and encoder only."""
+    its checkpoint, made for the same settings, data and encoder only. With `inputs["best"]`
+    (a tuning study's best settings, csft.jobs.tune) it trains the tuned recipe."""
     register_config_models(config)  # models of your own (models.<name>.class)
-    job = settings.job
+    job, tuned_tags = settings.job, {"recipe": "official"}
+    if inputs.get("best"):
+        identity = {"model": job.model, "dataset": job.dataset, "lookback": job.train_lookbacks[0]}
+        changed, tuned_tags = tuning.tuned(settings.to_dict(), inputs["best"], identity)
+        settings = ForecastSettings.from_dict(changed)
     data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
     pretrained = load_pretrained(settings, inputs.get("encoder"), data.series.n_channels)
     pretrained_tags = pretrained["tags"] if pretrained else {}
@@ -456,7 +485,13 @@ def execute(
     checkpoint = Checkpoint(checkpoint_path, {**settings.params(), **inputs_sha256})
     with settings.tracking.start(
         params={**settings.params(), "config": config},
-        tags={"track": job.track, **device_tags(job.device), **data.tags, **pretrained_tags},
+        tags={
+            "track": job.track,
+            **device_tags(job.device),
+            **data.tags,
+            **pretrained_tags,
+            **tuned_tags,
+        },
     ) as mlflow_run:
         mlflow.log_dict(config, "config.yaml")
         for epoch, row in enumerate(pretrained["history"] if pretrained else [], start=1):

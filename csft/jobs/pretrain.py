@@ -24,7 +24,7 @@ import mlflow
 import torch
 from torch.utils.data import DataLoader
 
-from csft import atomic, tracking
+from csft import atomic, tracking, tuning
 from csft.config import pretraining_settings, uf_eval_lookbacks
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
 from csft.device import DEVICES, resolve_device
@@ -280,14 +280,21 @@ def execute(
 ) -> None:  # fmt: skip
     """The whole job: pretrain on `inputs` csv, log the run to MLflow's `pretrain` experiment,
     write the encoder (with the settings a fine-tuning job must share) and its history. A
-    killed job resumes from its checkpoint, made for the same settings and data only."""
-    job = settings.job
+    killed job resumes from its checkpoint, made for the same settings and data only. With
+    `inputs["best"]` (a tuning study's best settings) it pretrains under the tuned recipe."""
+    job, tuned_tags = settings.job, {"recipe": "official"}
+    if inputs.get("best"):
+        identity = {"dataset": job.dataset, "lookback": job.lookback}
+        changed, tuned_tags = tuning.tuned(
+            settings.to_dict(), inputs["best"], identity, ("architecture", "pretraining")
+        )
+        settings = PretrainSettings.from_dict(changed)
     data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
     shared = encoder_settings(job, settings.architecture, data.series.n_channels)
     checkpoint = Checkpoint(checkpoint_path, {**settings.params(), "data": data.sha256})
     with settings.tracking.start(
         params={**settings.params(), "config": config},
-        tags={**device_tags(job.device), **data.tags},
+        tags={**device_tags(job.device), **data.tags, **tuned_tags},
     ) as mlflow_run:
         mlflow.log_dict(config, "config.yaml")
         started = time.perf_counter()

@@ -12,13 +12,17 @@ from csft.config import (
     READING_PATTERN,
     analysis_settings,
     classifier_model,
+    classify_tuning_sets,
     sensitivity_readings,
+    tuning_studies,
     uses_pretraining,
 )
 from csft.jobs import classify_run
 from csft.jobs import forecast as forecast_job
 from csft.jobs import lengths as lengths_job
 from csft.jobs import pretrain as pretrain_job
+from csft.jobs import tune as tune_job
+from csft.jobs import tune_classify as tune_classify_job
 from csft.jobs.classify import job_policies, job_seeds, job_selections
 from csft.models.registry import classifier_class
 
@@ -58,7 +62,7 @@ wildcard_constraints:
     high=r"\d+",
     seed=r"\d+",
     variant="[a-z0-9_]+",
-    group="forecast|analysis|sensitivity",
+    group="forecast|analysis|sensitivity|tuned",
     placement="resample|length_aware|pad_mask|crop",
 
 
@@ -82,6 +86,7 @@ def init_tracking():
                 "features",
                 "lengths",
                 "sensitivity",
+                "tuning",
             )
         ],
         config["tracking"]["artifact_root"],
@@ -101,6 +106,30 @@ def forecast_csv(dataset):
     if dataset in CUSTOM_DATASETS:
         return CUSTOM_DATASETS[dataset].path
     return f"{DATA}/ETT-small/{dataset}.csv"
+
+
+def pretrain_inputs(wildcards):
+    """An encoder pretraining's data file, and for the tuned recipe its study's best settings."""
+    files = {"csv": forecast_csv(wildcards.dataset)}
+    if wildcards.group == "tuned":
+        files["best"] = tuning_best(
+            wildcards.name, wildcards.dataset, wildcards.lookback
+        )
+    return files
+
+
+def tuning_best(model, dataset, lookback):
+    return f"{RESULTS}/tuning/forecast/{model}/{dataset}/L{lookback}/best.json"
+
+
+def tuned_training_inputs(wildcards):
+    """A tuned-recipe job's inputs: a main-track job's (encoder of group "tuned") and the
+    study's best settings."""
+    files = training_inputs(
+        "tuned", lambda w: w.model, lambda w: w.model, lambda w: w.lookback
+    )(wildcards)
+    files["best"] = tuning_best(wildcards.model, wildcards.dataset, wildcards.lookback)
+    return files
 
 
 def uf_encoder(wildcards):
@@ -306,6 +335,8 @@ def claims_inputs(wildcards):
         inputs["forecast"] = f"{RESULTS}/tables/forecast.csv"
     if classify_outputs():
         inputs["classify"] = f"{RESULTS}/tables/classify.csv"
+    if tuning_targets():
+        inputs["tuning"] = f"{RESULTS}/tables/tuning.csv"
     return inputs
 
 
@@ -375,3 +406,80 @@ def sensitivity_targets():
         return []
     tables = [f"{RESULTS}/tables/sensitivity.{ext}" for ext in ("csv", "md")]
     return tables + expand(f"{RESULTS}/figures/sensitivity.{{ext}}", ext=FIGURE_FORMATS)
+
+
+def tuning_outputs(kind):
+    """The tuning stage's files: each study's best settings ("best"), and the metrics of the
+    official ("official") and tuned ("tuned") main-track runs at its horizons and seeds.
+    """
+    horizons = config["tuning"]["forecast"]["horizons"]
+    if kind == "best":
+        return [tuning_best(*study) for study in tuning_studies(config)]
+    root = {"official": f"{RESULTS}/forecast", "tuned": f"{RESULTS}/tuned/forecast"}[
+        kind
+    ]
+    return [
+        f"{root}/{model}/{dataset}/L{lookback}/H{horizon}/seed{seed}/metrics.json"
+        for model, dataset, lookback in tuning_studies(config)
+        for horizon in horizons
+        for seed in config["seeds"]
+    ]
+
+
+def tuning_classify_best(classifier, name):
+    """The best settings of the study of (classifier, set): its first length policy's."""
+    (policy,) = [
+        p for c, n, p in classify_tuning_studies() if (c, n) == (classifier, name)
+    ]
+    return f"{RESULTS}/tuning/classify/{classifier}/{name}/{policy}/best.json"
+
+
+def classify_tuning_studies():
+    """(classifier, set, length policy) per classification study: each tuned classifier on
+    each tuned set, under the first length policy it runs there; none when tuning is off.
+    """
+    models, sets = classify_tuning_sets(config)
+    variable = {
+        **ucr_catalog.archive().variable_length,
+        **{n: d.variable_length for n, d in CUSTOM_CLASSIFICATION.items()},
+    }
+    return [
+        (classifier, name, policies[0])
+        for classifier in models
+        for name in sets
+        for policies in [
+            job_policies(
+                classifier_model(config, classifier),
+                bool(variable[name]),
+                config["classify"]["csft_policies"],
+            )
+        ]
+    ]
+
+
+def classify_tuning_outputs(kind):
+    """The classification studies' best settings ("best"), and the metrics of the official
+    ("official") and tuned ("tuned") jobs of each studied classifier and set: every length
+    and selection policy and seed its official jobs run."""
+    if kind == "best":
+        return [
+            f"{RESULTS}/tuning/classify/{c}/{n}/{p}/best.json"
+            for c, n, p in classify_tuning_studies()
+        ]
+    root = {"official": f"{RESULTS}/classify", "tuned": f"{RESULTS}/tuned/classify"}[
+        kind
+    ]
+    studied = {(c, n) for c, n, _ in classify_tuning_studies()}
+    return [
+        path.replace(f"{RESULTS}/classify", root, 1)
+        for path in classify_outputs()
+        for classifier, name in [path.split("/")[-6:-4]]
+        if (classifier, name) in studied
+    ]
+
+
+def tuning_targets():
+    """The stage's tables; none when tuning is off."""
+    if not (tuning_studies(config) or classify_tuning_studies()):
+        return []
+    return [f"{RESULTS}/tables/tuning.{ext}" for ext in ("csv", "md")]

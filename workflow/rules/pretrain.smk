@@ -1,12 +1,13 @@
 # Self-supervised encoder pretraining: one job per model (or analysis variant) x dataset x
 # look-back x seed, fine-tuned by every horizon's job, since pretraining never sees a forecast
 # target; for the uf track one per model x dataset x interval x placement x seed, pretrained on
-# the interval's lengths under that placement. Runs go to MLflow's `pretrain` experiment.
+# the interval's lengths under that placement; group "tuned": under a tuning study's best
+# settings. Runs go to MLflow's `pretrain` experiment.
 
 
 rule pretrain_encoder:
     input:
-        csv=lambda w: forecast_csv(w.dataset),
+        unpack(pretrain_inputs),
     output:
         encoder=f"{RESULTS}/pretrained/{{group}}/{{name}}/{{dataset}}/L{{lookback}}/seed{{seed}}/encoder.pt",
         history=f"{RESULTS}/pretrained/{{group}}/{{name}}/{{dataset}}/L{{lookback}}/seed{{seed}}/history.csv",

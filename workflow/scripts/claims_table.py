@@ -18,6 +18,7 @@ table = claims.claims_table(
     pd.read_csv(inputs.analysis) if "analysis" in inputs.keys() else None,
     json.loads(open(inputs.lengths).read()) if "lengths" in inputs.keys() else None,
     budget=snakemake.params.budget,
+    tuning=pd.read_csv(inputs.tuning) if "tuning" in inputs.keys() else None,
 )
 atomic.write_text(snakemake.output.csv, table.to_csv(index=False))
 atomic.write_text(snakemake.output.md, claims.claims_markdown(table))
