@@ -186,18 +186,22 @@ def sealed(monkeypatch):
     monkeypatch.setattr(ETTSeries, "windows", spy)
 
 
-def test_a_study_never_cuts_the_test_split(tmp_path, mirror, sealed):
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    """A fresh MLflow store for an in-process study; MLflow keeps the last tracking URI a test
+    set in the environment, which would otherwise win over the config's."""
+    from csft import tracking
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    tracking.init_store(uri, ["tiny/tuning"], str(tmp_path / "art"))
+    return uri
+
+
+def test_a_study_never_cuts_the_test_split(tmp_path, mirror, sealed, store):
     config = with_tuning(resolved_tiny_config(tmp_path))
     config["tuning"]["forecast"]["models"] = ["csft"]  # pretrains inside each trial
     settings = tune.resolve(config, {"model": "csft", "dataset": "ETTh1", "lookback": "64"})
-    tuning_uri = f"sqlite:///{tmp_path}/mlflow.db"
-    from csft import tracking
-
-    tracking.init_store(tuning_uri, ["tiny/tuning"], str(tmp_path / "art"))
-    config["tracking"]["uri"] = tuning_uri
-    settings = tune.TuneSettings.from_dict(
-        {**settings.to_dict(), "tracking": {**settings.to_dict()["tracking"], "uri": tuning_uri}}
-    )
     outputs = {"best": str(tmp_path / "best.json"), "trials": str(tmp_path / "trials.csv")}
     csv = mirror / "ETT-small" / "ETTh1.csv"
     tune.execute(settings, {"csv": str(csv)}, outputs, config, str(tmp_path / "journal.log"))
@@ -206,13 +210,10 @@ def test_a_study_never_cuts_the_test_split(tmp_path, mirror, sealed):
     assert len(pd.read_csv(tmp_path / "trials.csv")) == 2
 
 
-def test_a_classification_study_never_opens_test(tmp_path, mirror, monkeypatch):
-    from csft import tracking
+def test_a_classification_study_never_opens_test(tmp_path, mirror, monkeypatch, store):
     from csft.jobs import classify_run
 
     config = with_tuning(resolved_tiny_config(tmp_path), classify=CLASSIFY)
-    config["tracking"]["uri"] = uri = f"sqlite:///{tmp_path}/mlflow.db"
-    tracking.init_store(uri, ["tiny/tuning"], str(tmp_path / "art"))
     opened = []
     load = classify_run.load_splits
 
