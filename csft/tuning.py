@@ -20,8 +20,6 @@ import optuna
 
 from csft.dotted import find_setting, with_setting
 
-PARAM_KINDS = ("float", "int", "categorical")
-
 
 def distribution(path: str, spec: Mapping) -> optuna.distributions.BaseDistribution:
     """The Optuna distribution of one search-space entry: {choices: [...]} (categorical),
