@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from csft import joblog
 from csft.training.checkpoint import (
     Checkpoint,
     LoopState,
@@ -29,12 +30,24 @@ from csft.training.checkpoint import (
 )
 
 log = logging.getLogger(__name__)
+_stepped = False  # whether this process has taken an optimizer step yet (its job's overhead)
 
 Row = dict[str, float]
 
 
 def _ignore(epoch: int, row: Row) -> None:
     pass
+
+
+def _log_first_step() -> None:
+    """Log, once per process, how long after its start the first optimizer step finished:
+    the job's overhead (interpreter, imports, data, model) before any training."""
+    global _stepped
+    if not _stepped:
+        _stepped = True
+        seconds = joblog.seconds_since_start()
+        if seconds is not None:
+            log.info(joblog.FIRST_STEP, seconds)
 
 
 @dataclass(kw_only=True)
@@ -75,6 +88,7 @@ class Loop:
         if self.per_step_schedule:
             self.scheduler.step()
         self.state.steps += 1
+        _log_first_step()
         return loss.item()
 
     def spent(self) -> bool:
