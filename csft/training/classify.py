@@ -185,6 +185,7 @@ class ClassifierTraining:
     weight_decay: float = 1e-2
     steps: int | str = "auto"
     patience: int = 10
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "patience"):
@@ -250,6 +251,7 @@ def fit_classifier(
         generator=generator,
         max_steps=steps,
         patience=config.patience,
+        fast_dropout=config.fast_dropout,
     )
 
     def train_pass(epoch: int) -> dict[str, float]:

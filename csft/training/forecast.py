@@ -43,6 +43,7 @@ class TrainingConfig:
     pct_start: float = 0.3  # onecycle: fraction of the steps spent increasing the lr
     official_test_batch: int = 0  # > 0: also score the official way (drop_last, this batch)
     val_stride: int = 1  # validate on every n-th window (cost control); test scores every one
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
 
     def __post_init__(self) -> None:
         if self.val_stride < 1:
@@ -178,6 +179,7 @@ def train(
         per_step_schedule=config.lr_schedule == "onecycle",
         checkpoint=checkpoint,
         on_epoch=on_epoch,
+        fast_dropout=config.fast_dropout,
     )
     device = device_of(model)
     loss_fn = nn.MSELoss()

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from csft import joblog
+from csft.models.dropout import use_fast_dropout
 from csft.training.checkpoint import (
     Checkpoint,
     LoopState,
@@ -73,7 +74,13 @@ class Loop:
     per_step_schedule: bool = False
     checkpoint: Checkpoint | None = None
     on_epoch: Callable[[int, Row], None] = _ignore  # sees each row (also replayed on resume)
+    fast_dropout: bool = False  # swap the modules' nn.Dropout for csft.models.dropout's
     state: LoopState = field(default_factory=LoopState)
+
+    def __post_init__(self) -> None:
+        if self.fast_dropout:
+            for module in self.modules.values():
+                use_fast_dropout(module)
 
     def step(self, loss: torch.Tensor) -> float:
         """Backpropagate a batch's loss and step the optimizer; a non-finite loss is an error

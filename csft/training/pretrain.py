@@ -40,6 +40,7 @@ class PretrainConfig:
     max_batches_per_epoch: int = 0  # 0 = every batch; > 0 = the first n of the shuffled loader
     ssl: SSLConfig = field(default_factory=SSLConfig)
     val_stride: int = 1  # validate on every n-th window (cost control)
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
 
     def __post_init__(self) -> None:
         if isinstance(self.ssl, dict):  # from YAML
@@ -184,6 +185,7 @@ def pretrain(
         scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs),
         checkpoint=checkpoint,
         on_epoch=on_epoch,
+        fast_dropout=config.fast_dropout,
     )
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -217,6 +219,7 @@ class StepPretraining:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
     ssl: SSLConfig = field(default_factory=SSLConfig)
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
 
     def __post_init__(self) -> None:
         if isinstance(self.ssl, dict):  # from YAML
@@ -250,6 +253,7 @@ def pretrain_steps(
         generator=generator,
         max_steps=steps,
         on_epoch=on_pass,
+        fast_dropout=config.fast_dropout,
     )
 
     def train_pass(n: int) -> dict[str, float]:
