@@ -11,6 +11,7 @@ so a killed job resumes to the uninterrupted result (csft.training.checkpoint).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 _stepped = False  # whether this process has taken an optimizer step yet (its job's overhead)
 
 Row = dict[str, float]
+PRECISIONS = ("fp32", "bf16")
 
 
 def _ignore(epoch: int, row: Row) -> None:
@@ -75,9 +77,14 @@ class Loop:
     checkpoint: Checkpoint | None = None
     on_epoch: Callable[[int, Row], None] = _ignore  # sees each row (also replayed on resume)
     fast_dropout: bool = False  # swap the modules' nn.Dropout for csft.models.dropout's
+    precision: str = "fp32"  # or "bf16": autocast() runs forward passes in bfloat16
     state: LoopState = field(default_factory=LoopState)
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"{self.name}: precision must be one of {PRECISIONS}, got {self.precision!r}"
+            )
         if self.fast_dropout:
             for module in self.modules.values():
                 use_fast_dropout(module)
@@ -97,6 +104,15 @@ class Loop:
         self.state.steps += 1
         _log_first_step()
         return loss.item()
+
+    def autocast(self):
+        """The context of a training forward pass: bfloat16 autocast on the modules' device
+        with precision bf16 (meant for CUDA; losses are computed in fp32 as autocast does),
+        else nothing. Validation and test always run in fp32."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        device = next(p for m in self.modules.values() for p in m.parameters()).device
+        return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def spent(self) -> bool:
         """Whether the step budget is used up (an epoch stops at its next batch)."""

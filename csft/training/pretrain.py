@@ -41,6 +41,7 @@ class PretrainConfig:
     ssl: SSLConfig = field(default_factory=SSLConfig)
     val_stride: int = 1  # validate on every n-th window (cost control)
     fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast of training forward passes
 
     def __post_init__(self) -> None:
         if isinstance(self.ssl, dict):  # from YAML
@@ -121,7 +122,8 @@ def ssl_step(
     """One optimizer step of the SSL loss on a batch x: (B, T, C) through `loop` (which refuses
     a non-finite loss); its terms."""
     loop.optimizer.zero_grad()
-    loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device_of(encoder))), ssl)
+    with loop.autocast():
+        loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device_of(encoder))), ssl)
     loop.step(loss)
     return terms
 
@@ -186,6 +188,7 @@ def pretrain(
         checkpoint=checkpoint,
         on_epoch=on_epoch,
         fast_dropout=config.fast_dropout,
+        precision=config.precision,
     )
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -220,6 +223,7 @@ class StepPretraining:
     weight_decay: float = 1e-2
     ssl: SSLConfig = field(default_factory=SSLConfig)
     fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast of training forward passes
 
     def __post_init__(self) -> None:
         if isinstance(self.ssl, dict):  # from YAML
@@ -254,6 +258,7 @@ def pretrain_steps(
         max_steps=steps,
         on_epoch=on_pass,
         fast_dropout=config.fast_dropout,
+        precision=config.precision,
     )
 
     def train_pass(n: int) -> dict[str, float]:
