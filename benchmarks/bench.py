@@ -240,6 +240,7 @@ def measure_patchtst(
     lr: float = 1e-4,
     seed: int = 0,
     setting: dict | None = None,
+    fast_dropout: bool = True,
 ) -> dict:
     """Training throughput and memory of PatchTST (ours, or the official code at `official`).
 
@@ -255,6 +256,10 @@ def measure_patchtst(
     rss_before = peak_rss_mib()
     torch.manual_seed(seed)
     model = build_patchtst(official, **setting).train()
+    if official is None and fast_dropout:  # our training default (csft.models.dropout)
+        from csft.models.dropout import use_fast_dropout
+
+        use_fast_dropout(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, setting["lookback"], setting["n_channels"], generator=generator)
@@ -369,18 +374,20 @@ def patchtst_main(args: argparse.Namespace) -> int:
                 "warmup": args.warmup,
                 "repeats": args.repeats,
                 "threads": args.threads,
+                "fast_dropout": not args.torch_dropout,
             },
         )
         records.append(record)
         print(f"  {record}", flush=True)
     table = patchtst_table(records)
+    dropout = "torch's dropout" if args.torch_dropout else "the fast CPU dropout (training default)"
     setting = ", ".join(f"{k} {v}" for k, v in PATCHTST_ETTH1.items())
     header = (
         f"Training throughput on the official ETTh1 setting ({setting}); batch "
         f"{batch}, Adam lr 1e-4, MSE; {args.steps} steps x {args.repeats} repeats "
         f"after {args.warmup} warm-up steps per run, each run a fresh process, "
         f"{len(records)} runs in ABBA order; {os.cpu_count()} CPU cores, torch threads "
-        f"{records[0]['threads']}."
+        f"{records[0]['threads']}; ours with {dropout}."
     )
     markdown = patchtst_markdown(table)
     runs = pd.DataFrame(records).to_markdown(index=False, floatfmt=".2f")
@@ -461,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/bench"))
     patchtst = parser.add_argument_group("--model patchtst")
     patchtst.add_argument("--official", type=Path, default=None, help="PatchTST_supervised/")
+    patchtst.add_argument(
+        "--torch-dropout", action="store_true", help="ours with torch's dropout, not the fast one"
+    )
     patchtst.add_argument("--steps", type=int, default=10, help="training steps per timing")
     patchtst.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     patchtst.add_argument("--rounds", type=int, default=2, help="runs of each implementation")

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import stats
-from sklearn.decomposition import PCA
 from torch import nn
 
 if TYPE_CHECKING:  # the functions take models; this module imports none (csft.report uses it)
@@ -151,6 +149,8 @@ def feature_correlation(features: np.ndarray) -> dict[str, float]:
     0 for independent features, 1 when every dimension is a (monotone) copy of one; constant
     dimensions are left out (their count is returned).
     """
+    from scipy import stats  # only the jobs that measure features import scipy
+
     varying = _varying_columns(features)
     pearson = np.corrcoef(varying, rowvar=False)
     spearman = np.ones((1, 1))
@@ -166,6 +166,8 @@ def feature_correlation(features: np.ndarray) -> dict[str, float]:
 
 def explained_variance_curve(features: np.ndarray) -> np.ndarray:
     """Cumulative explained-variance ratio of the principal components, (min(N, D),)."""
+    from sklearn.decomposition import PCA
+
     varying = _varying_columns(features)
     return np.cumsum(PCA().fit(varying).explained_variance_ratio_)
 

@@ -17,13 +17,14 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mlflow
-import pandas as pd
 import torch
-from mlflow.tracking import MlflowClient
 
 from csft.data.download import pinned_sha256, sha256_of
+
+if TYPE_CHECKING:
+    import mlflow
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,35 @@ def retry_locked(call: Callable, *args, **kwargs):
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    import mlflow
+
     retry_locked(mlflow.log_metrics, dict(metrics), step=step)
 
 
 def log_params(params: Mapping[str, object]) -> None:
+    import mlflow
+
     retry_locked(mlflow.log_params, dict(params))
 
 
 def set_tags(tags: Mapping[str, str]) -> None:
+    import mlflow
+
     retry_locked(mlflow.set_tags, dict(tags))
+
+
+def log_dict(content: Mapping, artifact_file: str) -> None:
+    """Store a dict as a JSON/YAML artifact of the active run (the format follows the name)."""
+    import mlflow
+
+    retry_locked(mlflow.log_dict, dict(content), artifact_file)
+
+
+def log_artifact(path: str | os.PathLike) -> None:
+    """Copy a file into the active run's artifacts."""
+    import mlflow
+
+    retry_locked(mlflow.log_artifact, str(path))
 
 
 def tracking_uri(configured: str) -> str:
@@ -88,6 +109,8 @@ def tracking_uri(configured: str) -> str:
 
 def init_store(uri: str, experiments: list[str], artifact_root: str) -> dict[str, str]:
     """Create the store's schema and the experiments once; returns name -> experiment id."""
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=uri)
     ids = {}
     for name in experiments:
@@ -102,6 +125,8 @@ def init_store(uri: str, experiments: list[str], artifact_root: str) -> dict[str
 
 def flatten(config: Mapping) -> dict[str, str]:
     """Nested config -> {"a.b.c": "value"}, the form MLflow params take."""
+    import pandas as pd
+
     row = pd.json_normalize(dict(config), sep=".").iloc[0].to_dict()
     return {key: str(value) for key, value in row.items()}
 
@@ -157,6 +182,9 @@ def job_run(
     midway) are deleted once this one finishes, so the store never holds duplicates and a
     killed run never outlives its replacement. A run that raises is marked FAILED.
     """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     found = retry_locked(client.get_experiment_by_name, experiment)

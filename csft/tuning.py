@@ -14,16 +14,19 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import optuna
+from typing import TYPE_CHECKING, Any
 
 from csft.dotted import find_setting, with_setting
+
+if TYPE_CHECKING:  # imported where used: the training jobs read best.json without Optuna
+    import optuna
 
 
 def distribution(path: str, spec: Mapping) -> optuna.distributions.BaseDistribution:
     """The Optuna distribution of one search-space entry: {choices: [...]} (categorical),
     or {low, high, log?, type?: int|float}; a bad entry is refused naming `path`."""
+    import optuna
+
     if "choices" in spec:
         choices = spec["choices"]
         if not isinstance(choices, list) or not choices:
@@ -69,6 +72,8 @@ def official_params(space: Mapping, settings: Mapping, where: str) -> dict[str, 
 
 
 def _inside(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
+    import optuna
+
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         return value in dist.choices
     number = isinstance(value, int | float) and not isinstance(value, bool)
@@ -79,6 +84,8 @@ def _inside(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
 
 def suggest(trial: optuna.Trial, path: str, dist: optuna.distributions.BaseDistribution):
     """The trial's value of one setting (an enqueued trial 0 gets the official one)."""
+    import optuna
+
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         return trial.suggest_categorical(path, dist.choices)
     if isinstance(dist, optuna.distributions.IntDistribution):
@@ -102,6 +109,8 @@ def fingerprint(values: Mapping) -> str:
 
 def open_study(journal: str | os.PathLike, name: str, sampler_seed: int) -> optuna.Study:
     """The study `name` in the journal file (created, or loaded to resume), TPE seeded."""
+    import optuna
+
     os.makedirs(os.path.dirname(os.path.abspath(journal)), exist_ok=True)
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(journal))
@@ -117,6 +126,8 @@ def open_study(journal: str | os.PathLike, name: str, sampler_seed: int) -> optu
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Trials that count against the budget: completed, and failed (a diverging recipe)."""
+    import optuna
+
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
     return study.get_trials(deepcopy=False, states=states)
 
@@ -152,6 +163,8 @@ def search(
 def best_summary(study: optuna.Study, official: Mapping[str, Any]) -> dict:
     """What the training rules and tables read: the best trial's settings and loss beside the
     official recipe's (trial 0), and how many trials ran."""
+    import optuna
+
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         raise ValueError(f"study {study.study_name}: no trial completed")

@@ -330,3 +330,25 @@ def test_every_shipped_config_passes_as_its_header_loads_it(name):
         update_config(config, load(file))
     validate(config, SCHEMA)
     check_config(config)
+
+
+def test_the_smoke_config_changes_budgets_only_never_the_studys_shape():
+    # config/smoke.yaml runs the full study's DAG at minimal budgets: it may cut what a job
+    # trains (epochs, steps, batches, trials, seeds, series, kernels) and where results go, never
+    # which datasets, horizons, tracks, models, readings or analyses run.
+    from snakemake.utils import update_config
+
+    from csft.tracking import flatten
+
+    full = load("config.yaml")
+    smoke: dict = {}
+    for file in ["config.yaml", "smoke.yaml"]:
+        update_config(smoke, load(file))
+    budgets = {"epochs", "patience", "max_batches_per_epoch", "steps", "seeds", "trials",
+               "n_series", "n_kernels", "budget", "results_dir", "experiment_prefix"}  # fmt: skip
+    full_flat, smoke_flat = flatten(full), flatten(smoke)
+    assert full_flat.keys() == smoke_flat.keys()
+    changed = {key for key in full_flat if full_flat[key] != smoke_flat[key]}
+    assert changed, "smoke.yaml changes nothing"
+    assert {key.rsplit(".", 1)[-1] for key in changed} <= budgets, sorted(changed)
+    assert smoke["seeds"] == [2021] and smoke["budget"] == "smoke"

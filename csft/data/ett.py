@@ -9,15 +9,18 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.preprocessing import StandardScaler
 from torch.utils.data import Dataset
 
 from csft.data.custom import CustomDataset
 from csft.data.splits import Segment, ett_segments
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
 
 ETT_COLUMNS = ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 TARGET = "OT"
@@ -74,6 +77,8 @@ class ETTSeries:
             raise ValueError(
                 f"{path}: {raw.shape[0]} rows, the {name} protocol needs {segments['test'].stop}"
             )
+        from sklearn.preprocessing import StandardScaler
+
         scaler = StandardScaler().fit(raw[: segments["train"].stop])
         return cls(name, scaler.transform(raw).astype(np.float32), scaler, lookback, segments)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 HOURS_PER_MONTH = 30 * 24
 ETT_ROWS_PER_HOUR = {"ETTh1": 1, "ETTh2": 1, "ETTm1": 4, "ETTm2": 4}
@@ -77,6 +76,8 @@ def ucr_validation_split(
     n_val = min(max(round(fraction * candidates.size), n_classes), candidates.size - n_classes)
     if n_val < 1:
         return np.arange(labels.size), np.array([], dtype=int)
+    from sklearn.model_selection import train_test_split
+
     train_idx, val_idx = train_test_split(
         candidates, test_size=n_val, stratify=labels[candidates], random_state=seed
     )

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import LabelEncoder
 
 from csft.data.ucr_catalog import archive
 
@@ -192,6 +191,8 @@ def encode_labels(name: str, train: tuple, test: tuple, where: str = "") -> UCRD
     """The dataset from (series, raw labels) of TRAIN and TEST: codes 0..K-1 from TRAIN's
     labels; a TEST label TRAIN lacks is an error (`where` names the files)."""
     (train_series, train_raw), (test_series, test_raw) = train, test
+    from sklearn.preprocessing import LabelEncoder
+
     encoder = LabelEncoder().fit(train_raw)
     unseen = sorted(set(np.unique(test_raw).tolist()) - set(encoder.classes_.tolist()))
     if unseen:

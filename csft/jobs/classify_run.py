@@ -151,8 +151,6 @@ def execute(
     """The whole job: fit with TEST sealed, score TEST once, one MLflow run per method (CSFT's
     SVM gets its own, with the pretraining history it shares), records to outputs['metrics'].
     With `inputs["best"]` (csft.jobs.tune_classify's best settings) it runs the tuned recipe."""
-    import mlflow
-
     register_config_classifiers(config)  # classifiers of your own (classifiers.<name>)
     job, tuned_tags = settings.job, {"recipe": "official"}
     if inputs.get("best"):  # the tuned recipe: a tuning study's best settings
@@ -183,13 +181,13 @@ def execute(
             pretrain_rows.append((step, values))
 
     with start(method_name(job, primary_protocol(job.model))) as mlflow_run:
-        mlflow.log_dict(dict(config), "config.yaml")
+        tracking.log_dict(config, "config.yaml")
         records, classifier = run_keeping(job, splits, dict(settings.recipe), log_metrics)
         _log_record(records[0])
         records[0]["mlflow_run_id"] = mlflow_run.info.run_id
         entry = (config.get("custom_classification") or {}).get(job.dataset)
         save_classifier(outputs["model"], classifier, settings, files, entry)
-        mlflow.log_artifact(outputs["model"])
+        tracking.log_artifact(outputs["model"])
     for record in records[1:]:  # CSFT's SVM: a run of its own, with the pretraining it shares
         with start(record["method"]) as mlflow_run:
             for step, values in pretrain_rows:

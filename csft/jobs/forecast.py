@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import mlflow
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -452,7 +451,7 @@ def write_outputs(
     jobs), history and the per-look-back metrics records."""
     job = settings.job
     save_model(outputs["model"], result.model, job, settings.training, data.sha256, data.custom)
-    mlflow.log_artifact(outputs["model"])
+    tracking.log_artifact(outputs["model"])
     with atomic.atomic_path(outputs["examples"]) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **result.examples)
     if "features" in outputs:
@@ -493,7 +492,7 @@ def execute(
             **tuned_tags,
         },
     ) as mlflow_run:
-        mlflow.log_dict(config, "config.yaml")
+        tracking.log_dict(config, "config.yaml")
         for epoch, row in enumerate(pretrained["history"] if pretrained else [], start=1):
             tracking.log_metrics({f"pretrain_{k}": v for k, v in row.items()}, step=epoch)
         started = time.perf_counter()

@@ -25,10 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
-import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.metrics.pairwise import cosine_similarity, paired_cosine_distances
 
 from csft import atomic, tracking
 from csft.data.ett import ETT_COLUMNS, TARGET, ETTSeries
@@ -47,8 +45,6 @@ from csft.jobs.common import (
     tracking_for,
 )
 from csft.models.csft import CSFTConfig, CSFTEncoder, length_plan
-from csft.report import plots
-from csft.report.boundary import similarity_figure, similarity_matrix
 from csft.report.verdicts import NO_DIFFERENCE, interval_text, mean_interval
 from csft.training.classify import GroupBatches, csft_groups, represent_groups
 from csft.training.pretrain import PretrainConfig, pretrain
@@ -219,6 +215,8 @@ def series_similarity(features: dict[int, np.ndarray]) -> pd.DataFrame:
     T_j (chance level), `raw` the uncentered cosine of series i (kept for reference only). The
     diagonal T_i == T_j (1 by construction) is no evidence and is left out.
     """
+    from sklearn.metrics.pairwise import cosine_similarity, paired_cosine_distances
+
     lengths = sorted(features)
     counts = {t: len(features[t]) for t in lengths}
     if len(lengths) < 2 or len(set(counts.values())) != 1 or min(counts.values()) < 2:
@@ -634,6 +632,9 @@ def write_outputs(
     config: CSFTConfig, record: dict,
 ) -> None:  # fmt: skip
     """The similarity means, the length table, the verdict and the figure (PNG and PDF)."""
+    from csft.report import plots  # matplotlib only once there is a figure to draw
+    from csft.report.boundary import similarity_figure
+
     lengths, seeds = list(settings.lengths), settings.seeds
     atomic.write_text(outputs["csv"], similarity_means(table).to_csv(index=False))
     atomic.write_text(outputs["ctls"], length_table(lengths, config).to_csv(index=False))
@@ -673,7 +674,9 @@ def execute(settings: LengthsSettings, inputs: Mapping[str, str], outputs: Mappi
         tracking.set_tags(
             {"verdict.status": verdict["status"], "verdict": verdict["verdict"][:5000]}
         )
-        mlflow.log_dict(verdict, "verdict.json")
+        tracking.log_dict(verdict, "verdict.json")
         record = {**verdict, "dataset": settings.dataset, "mlflow_run_id": run.info.run_id}
         write_outputs(outputs, settings, table, config, record)
+    from csft.report.boundary import similarity_matrix
+
     log.info("centered similarity:\n%s", similarity_matrix(table, "centered").round(4))

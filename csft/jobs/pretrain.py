@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import mlflow
 import torch
 from torch.utils.data import DataLoader
 
@@ -296,7 +295,7 @@ def execute(
         params={**settings.params(), "config": config},
         tags={**device_tags(job.device), **data.tags, **tuned_tags},
     ) as mlflow_run:
-        mlflow.log_dict(config, "config.yaml")
+        tracking.log_dict(config, "config.yaml")
         started = time.perf_counter()
         encoder, history = run(
             job, data.series, dict(settings.architecture), dict(settings.pretraining),

@@ -18,7 +18,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import mlflow
 import numpy as np
 
 from csft import atomic, tracking, tuning
@@ -139,6 +138,8 @@ def run_study(
     per trial, resumed from `journal` when killed; `trial_loss_of(params, log_metrics)` is one
     trial's validation loss. Writes the best settings with `summary` (`outputs["best"]`) and
     every trial (`outputs["trials"]`)."""
+    import mlflow
+
     space = tuning.space_of(space_spec)
     study = tuning.open_study(journal, name, sampler_seed)
     with where.start(params=params, tags={"study": name, **tags}) as parent:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 MIN_SEEDS = 3
 CONFIDENCE = 0.95
@@ -86,6 +85,8 @@ def mean_interval(values, seed: int = 0) -> dict[str, float]:
         return {"mean": mean, "low": float("nan"), "high": float("nan"), "n": n}
     if np.ptp(values) == 0:
         return {"mean": mean, "low": mean, "high": mean, "n": n}
+    from scipy import stats  # imported where used: training jobs import this module
+
     result = stats.bootstrap(
         (values,),
         np.mean,
@@ -121,6 +122,8 @@ def compare(a, b, below: str, above: str, seed: int = 0) -> dict:
     relative = float(np.mean(difference / np.abs(b))) if len(b) and (b != 0).all() else float("nan")
     p = float("nan")
     if len(difference) and (difference != 0).any():
+        from scipy import stats
+
         p = float(stats.wilcoxon(difference, alternative="two-sided").pvalue)
     verdict = direction(interval, below, above)
     if verdict in (below, above) and not p < ALPHA:

@@ -185,6 +185,8 @@ class ClassifierTraining:
     weight_decay: float = 1e-2
     steps: int | str = "auto"
     patience: int = 10
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast of training forward passes
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "patience"):
@@ -250,6 +252,8 @@ def fit_classifier(
         generator=generator,
         max_steps=steps,
         patience=config.patience,
+        fast_dropout=config.fast_dropout,
+        precision=config.precision,
     )
 
     def train_pass(epoch: int) -> dict[str, float]:
@@ -261,7 +265,9 @@ def fit_classifier(
                 continue  # BatchNorm-style layers cannot train on a single example
             optimizer.zero_grad()
             x, y = train[g].x[batch].to(device), train[g].y[batch].to(device)
-            losses.append(loop.step(F.cross_entropy(model(x), y)))
+            with loop.autocast():
+                loss = F.cross_entropy(model(x), y)
+            losses.append(loop.step(loss))
         if not losses:
             raise ValueError(
                 f"no optimizer step in a pass: batch_size {config.batch_size} leaves only "

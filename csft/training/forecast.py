@@ -43,6 +43,8 @@ class TrainingConfig:
     pct_start: float = 0.3  # onecycle: fraction of the steps spent increasing the lr
     official_test_batch: int = 0  # > 0: also score the official way (drop_last, this batch)
     val_stride: int = 1  # validate on every n-th window (cost control); test scores every one
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast of training forward passes
 
     def __post_init__(self) -> None:
         if self.val_stride < 1:
@@ -178,6 +180,8 @@ def train(
         per_step_schedule=config.lr_schedule == "onecycle",
         checkpoint=checkpoint,
         on_epoch=on_epoch,
+        fast_dropout=config.fast_dropout,
+        precision=config.precision,
     )
     device = device_of(model)
     loss_fn = nn.MSELoss()
@@ -189,7 +193,9 @@ def train(
                 break
             optimizer.zero_grad()
             x, y = x.to(device), y.to(device)
-            losses.append(loop.step(loss_fn(model(x), y)))
+            with loop.autocast():
+                loss = loss_fn(model(x), y)
+            losses.append(loop.step(loss))
         return {"train_loss": float(np.mean(losses))}
 
     def validate(epoch: int) -> dict[str, float]:

@@ -11,6 +11,7 @@ so a killed job resumes to the uninterrupted result (csft.training.checkpoint).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from csft import joblog
+from csft.models.dropout import use_fast_dropout
 from csft.training.checkpoint import (
     Checkpoint,
     LoopState,
@@ -29,12 +32,25 @@ from csft.training.checkpoint import (
 )
 
 log = logging.getLogger(__name__)
+_stepped = False  # whether this process has taken an optimizer step yet (its job's overhead)
 
 Row = dict[str, float]
+PRECISIONS = ("fp32", "bf16")
 
 
 def _ignore(epoch: int, row: Row) -> None:
     pass
+
+
+def _log_first_step() -> None:
+    """Log, once per process, how long after its start the first optimizer step finished:
+    the job's overhead (interpreter, imports, data, model) before any training."""
+    global _stepped
+    if not _stepped:
+        _stepped = True
+        seconds = joblog.seconds_since_start()
+        if seconds is not None:
+            log.info(joblog.FIRST_STEP, seconds)
 
 
 @dataclass(kw_only=True)
@@ -60,7 +76,18 @@ class Loop:
     per_step_schedule: bool = False
     checkpoint: Checkpoint | None = None
     on_epoch: Callable[[int, Row], None] = _ignore  # sees each row (also replayed on resume)
+    fast_dropout: bool = False  # swap the modules' nn.Dropout for csft.models.dropout's
+    precision: str = "fp32"  # or "bf16": autocast() runs forward passes in bfloat16
     state: LoopState = field(default_factory=LoopState)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"{self.name}: precision must be one of {PRECISIONS}, got {self.precision!r}"
+            )
+        if self.fast_dropout:
+            for module in self.modules.values():
+                use_fast_dropout(module)
 
     def step(self, loss: torch.Tensor) -> float:
         """Backpropagate a batch's loss and step the optimizer; a non-finite loss is an error
@@ -75,7 +102,17 @@ class Loop:
         if self.per_step_schedule:
             self.scheduler.step()
         self.state.steps += 1
+        _log_first_step()
         return loss.item()
+
+    def autocast(self):
+        """The context of a training forward pass: bfloat16 autocast on the modules' device
+        with precision bf16 (meant for CUDA; losses are computed in fp32 as autocast does),
+        else nothing. Validation and test always run in fp32."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        device = next(p for m in self.modules.values() for p in m.parameters()).device
+        return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def spent(self) -> bool:
         """Whether the step budget is used up (an epoch stops at its next batch)."""

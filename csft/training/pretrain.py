@@ -40,6 +40,8 @@ class PretrainConfig:
     max_batches_per_epoch: int = 0  # 0 = every batch; > 0 = the first n of the shuffled loader
     ssl: SSLConfig = field(default_factory=SSLConfig)
     val_stride: int = 1  # validate on every n-th window (cost control)
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast of training forward passes
 
     def __post_init__(self) -> None:
         if isinstance(self.ssl, dict):  # from YAML
@@ -120,7 +122,8 @@ def ssl_step(
     """One optimizer step of the SSL loss on a batch x: (B, T, C) through `loop` (which refuses
     a non-finite loss); its terms."""
     loop.optimizer.zero_grad()
-    loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device_of(encoder))), ssl)
+    with loop.autocast():
+        loss, terms, _ = ssl_loss(encoder, decoders, as_series(x.to(device_of(encoder))), ssl)
     loop.step(loss)
     return terms
 
@@ -184,6 +187,8 @@ def pretrain(
         scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs),
         checkpoint=checkpoint,
         on_epoch=on_epoch,
+        fast_dropout=config.fast_dropout,
+        precision=config.precision,
     )
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -217,6 +222,8 @@ class StepPretraining:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
     ssl: SSLConfig = field(default_factory=SSLConfig)
+    fast_dropout: bool = True  # CPU dropout masks from 16-bit draws (csft.models.dropout)
+    precision: str = "fp32"  # "bf16": bfloat16 autocast of training forward passes
 
     def __post_init__(self) -> None:
         if isinstance(self.ssl, dict):  # from YAML
@@ -250,6 +257,8 @@ def pretrain_steps(
         generator=generator,
         max_steps=steps,
         on_epoch=on_pass,
+        fast_dropout=config.fast_dropout,
+        precision=config.precision,
     )
 
     def train_pass(n: int) -> dict[str, float]:

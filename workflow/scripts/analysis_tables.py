@@ -3,7 +3,6 @@
 representations' health, as tables and figures, logged to MLflow's `features` experiment."""
 
 import matplotlib.pyplot as plt
-import mlflow
 
 from csft import atomic, joblog, tracking
 from csft.report import analysis_jobs, plots
@@ -51,4 +50,4 @@ with tracking.job_run(
                 f"{prefix}_dead_dimensions": row.dead_dimensions_mean,
             }
         )
-    mlflow.log_artifact(snakemake.output.features_md)
+    tracking.log_artifact(snakemake.output.features_md)
