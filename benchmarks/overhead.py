@@ -124,7 +124,8 @@ def read_logs(logs: Path) -> pd.DataFrame:
     for path in sorted(logs.rglob("*.log")):
         found = read_job_log(path)
         if found is not None:
-            rows.append({"rule": path.relative_to(logs).parts[0], "log": str(path), **found})
+            rule = path.relative_to(logs).parts[0].removesuffix(".log")  # <rule>.log or <rule>/
+            rows.append({"rule": rule, "log": str(path), **found})
     if not rows:
         raise ValueError(f"{logs}: no job log with a startup line ({joblog.STARTUP!r})")
     return pd.DataFrame(rows)

@@ -111,6 +111,10 @@ def test_job_logs_are_summarized_per_rule_with_the_startup_share(tmp_path):
     write("train_forecast", "a", 2.0, 3.0, 18)  # job: 2 + 18 = 20 s
     write("train_forecast", "b", 4.0, 5.0, 36)  # 40 s
     write("pretrain_encoder", "c", 3.0, 4.0, 57)  # 60 s
+    (tmp_path / "logs" / "claims_table.log").write_text(  # a rule with one job: logs/<rule>.log
+        "2026-12-05 10:00:00,000 INFO job: process startup 1.00 s\n"
+        "2026-12-05 10:00:03,000 INFO job: done\n"
+    )
     (tmp_path / "logs" / "old").mkdir()
     (tmp_path / "logs" / "old" / "x.log").write_text("no startup line: an older job\n")
     from overhead import read_logs
@@ -119,6 +123,8 @@ def test_job_logs_are_summarized_per_rule_with_the_startup_share(tmp_path):
     assert table.loc["train_forecast", "jobs"] == 2
     assert table.loc["train_forecast", "job_total_s"] == pytest.approx(60.0)
     assert table.loc["train_forecast", "startup_share"] == pytest.approx(6.0 / 60.0)
-    assert table.loc["all", "jobs"] == 3
-    assert table.loc["all", "startup_share"] == pytest.approx(9.0 / 120.0)
+    assert table.loc["claims_table", "jobs"] == 1
+    assert table.loc["claims_table", "job_total_s"] == pytest.approx(4.0)
+    assert table.loc["all", "jobs"] == 4
+    assert table.loc["all", "startup_share"] == pytest.approx(10.0 / 124.0)
     assert table.loc["all", "first_step_median_s"] == pytest.approx(4.0)
