@@ -146,6 +146,18 @@ def test_svm_searches_c_by_cross_validation_when_train_is_large_enough():
     assert (svm.predict(features[200:]) == labels[200:]).mean() > 0.9
 
 
+def test_the_svm_search_caps_libsvm_iterations_as_ts2vec_does():
+    # On features that do not separate (an encoder trained for two steps) a hard margin never
+    # converges: TS2Vec's search caps each SVC at 10 million libsvm iterations, and so does
+    # ours (without the cap, the smoke run's CSFT SVM jobs ran for over 15 minutes).
+    from csft.training.classify import SVM_SEARCH_MAX_ITER, svm_on_features
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(100, 2))
+    labels = (features[:, 0] > 0).astype(int)
+    assert svm_on_features(features, labels).max_iter == SVM_SEARCH_MAX_ITER == 10_000_000
+
+
 def test_svm_on_a_small_train_uses_a_hard_margin_without_search():
     from csft.training.classify import svm_on_features
 
