@@ -96,9 +96,19 @@ def time_imports(checkout: Path, script: str, repeats: int) -> dict:
 
 
 STAMP = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
-STARTUP = re.compile(STAMP + r".*" + re.escape(joblog.STARTUP).replace("%\\.2f", r"([\d.]+)"))
-FIRST_STEP = re.compile(STAMP + r".*" + re.escape(joblog.FIRST_STEP).replace("%\\.2f", r"([\d.]+)"))
 TIMESTAMP = re.compile(STAMP)
+
+
+def logged(message: str) -> re.Pattern:
+    """A log line of `message` (a %.2f format of csft.joblog): its timestamp and its number."""
+    return re.compile(STAMP + r".*" + re.escape(message).replace("%\\.2f", r"([\d.]+)"))
+
+
+STARTUP, FIRST_STEP = logged(joblog.STARTUP), logged(joblog.FIRST_STEP)
+
+
+def parse_stamp(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")  # logging's asctime
 
 
 def read_job_log(path: Path) -> dict | None:
@@ -108,13 +118,12 @@ def read_job_log(path: Path) -> dict | None:
     if startup is None:
         return None
     stamps = [m.group(1) for line in text if (m := TIMESTAMP.match(line))]
-    parse = lambda stamp: datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")  # noqa: E731
-    opened = parse(startup.group(1))
+    opened = parse_stamp(startup.group(1))
     first = next((m for line in text if (m := FIRST_STEP.match(line))), None)
     return {
         "startup_s": float(startup.group(2)),
         "first_step_s": float(first.group(2)) if first else float("nan"),
-        "job_s": float(startup.group(2)) + (parse(stamps[-1]) - opened).total_seconds(),
+        "job_s": float(startup.group(2)) + (parse_stamp(stamps[-1]) - opened).total_seconds(),
     }
 
 
