@@ -79,11 +79,38 @@ def test_a_csv_block_shows_the_named_columns_and_links_the_figure(tmp_path):
     reference.publish(results, "check", [reference.Path("config/check.yaml")], 60, checkout, ref)
     doc = "<!-- reference check/tables/claims.csv claim,verdict,figure -->\n<!-- /reference -->"
     new = reference.render(doc, ref, tmp_path)  # a document at the root, beside ref/
-    assert "| claim   | verdict      | figure                            |" in new
-    assert "| x       | insufficient | [figure](ref/check/figures/a.png) |" in new
+    assert "| claim | verdict | figure |\n|---|---|---|\n" in new  # unpadded
+    assert "| x | insufficient | [figure](ref/check/figures/a.png) |" in new
     assert "0.31" not in new  # the paper column was not named
+    numbers = reference.render(doc.replace("verdict,figure", "paper"), ref, tmp_path)
+    assert "| x | 0.31 |" in numbers
     with pytest.raises(ValueError, match=r"claims.csv: no column\(s\) \['nope'\]"):
         reference.render(doc.replace("figure -->", "nope -->"), ref, tmp_path)
+
+
+def test_a_csv_block_rounds_floats_to_three_digits_and_escapes_pipes(tmp_path):
+    import pandas as pd
+
+    table = pd.DataFrame({"model": ["a|b"], "mse": [0.302717], "rank": [137.455], "n": [12]})
+    assert reference.compact_markdown(table).splitlines()[2] == "| a\\|b | 0.303 | 137 | 12 |"
+
+
+def test_a_section_block_shows_only_the_text_under_its_heading(tmp_path):
+    results, checkout = finished_run(tmp_path)
+    (results / "tables" / "forecast.md").write_text(
+        "# Forecast\n\n## Main\n\nmain table\n\n## Uf track\n\nintro\n\n"
+        "### Against crop\n\n| a |\n|---|\n| 1 |\n\n## Later\n\nlater text\n"
+    )
+    ref = tmp_path / "ref"
+    reference.publish(results, "check", [reference.Path("config/check.yaml")], 60, checkout, ref)
+    doc = "<!-- reference check/tables/forecast.md#Uf track -->\n<!-- /reference -->"
+    new = reference.render(doc, ref, tmp_path)
+    assert "intro" in new and "### Against crop" in new and "| 1 |" in new  # sub-headings stay
+    assert "main table" not in new and "later text" not in new and "## Uf track" not in new
+    only = reference.render(doc.replace("Uf track", "Against crop"), ref, tmp_path)
+    assert "| 1 |" in only and "intro" not in only and "later text" not in only
+    with pytest.raises(ValueError, match=r"forecast.md: no heading 'Nope'; it has \['Main'"):
+        reference.render(doc.replace("Uf track", "Nope"), ref, tmp_path)
 
 
 def test_readme_and_docs_tables_equal_the_generated_ones():

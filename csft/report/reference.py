@@ -14,7 +14,13 @@ A block in README.md or docs/*.md is marked
     (generated: the provenance line, then the file's text, its links rebased to the document)
     <!-- /reference -->
 
-or, for a table of some columns of a CSV (a `figure` column becomes a link to the figure),
+or, for one section of a markdown file (the text under that heading, up to the next heading of
+the same or a higher level),
+
+    <!-- reference NAME/tables/FILE.md#Heading text -->
+
+or, for a table of some columns of a CSV (a `figure` column becomes a link to the figure; numbers
+shown to 3 significant digits; cells unpadded, so a wide table stays short),
 
     <!-- reference NAME/tables/FILE.csv claim,paper,ours,verdict,figure -->
 """
@@ -40,7 +46,8 @@ PROVENANCE = "provenance.json"
 TABLE_SUFFIXES = (".md", ".csv", ".json")
 FIGURE_SUFFIXES = (".png",)  # the pdf twins stay in results/
 BLOCK = re.compile(
-    r"(?P<open><!-- reference (?P<target>[\w.-]+(?:/[\w.-]+)+)(?: (?P<columns>[\w,]+))? -->\n)"
+    r"(?P<open><!-- reference (?P<target>[\w.-]+(?:/[\w.-]+)+)"
+    r"(?:#(?P<section>[^\n>]+?)| (?P<columns>[\w,]+))? -->\n)"
     r"(?P<body>.*?)(?P<close><!-- /reference -->)",
     re.S,
 )
@@ -145,14 +152,47 @@ def csv_table(path: Path, columns: list[str], document: Path) -> str:
         table = table.assign(
             figure=[rebased(f"[figure]({f})", run, document) for f in table.figure]
         )
-    return table.to_markdown(index=False, disable_numparse=True)
+    return compact_markdown(table)
+
+
+def _shown(value) -> str:
+    """A cell: floats to 3 significant digits (a table of 0.302717 reads no better than 0.303),
+    everything else as written, with `|` escaped so it cannot split the cell."""
+    text = f"{value:.3g}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|")
+
+
+def compact_markdown(table) -> str:
+    """A pipe table without alignment padding: the same table on GitHub, a third of the bytes
+    for tables with long cells."""
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|---" * len(table.columns) + "|"]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(_shown(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def section(text: str, heading: str, path: Path) -> str:
+    """The text under markdown heading `heading` (any level), up to the next heading of the same
+    or a higher level; the heading line itself dropped."""
+    match = re.search(rf"^(?P<level>#+) {re.escape(heading)}[ \t]*$", text, re.M)
+    if not match:
+        found = re.findall(r"^#+ (.+)$", text, re.M)
+        raise ValueError(f"{path}: no heading {heading!r}; it has {found}")
+    rest = text[match.end() :]
+    end = re.search(rf"^#{{1,{len(match['level'])}}} ", rest, re.M)
+    return rest[: end.start() if end else len(rest)].strip("\n")
 
 
 def generated(
-    target: str, reference: Path = REFERENCE, document: Path = ROOT, columns: str | None = None
+    target: str,
+    reference: Path = REFERENCE,
+    document: Path = ROOT,
+    columns: str | None = None,
+    heading: str | None = None,
 ) -> str:
     """The text of a block: provenance line, then the file (its leading H1 dropped, its links
-    rebased to `document`, the folder of the file holding the block), or the CSV's `columns`."""
+    rebased to `document`, the folder of the file holding the block), the section under
+    `heading`, or the CSV's `columns`."""
     name = target.partition("/")[0]
     path = reference / target
     if not path.is_file():
@@ -162,6 +202,8 @@ def generated(
         text = csv_table(path, columns.split(","), document)
     else:
         text = re.sub(r"\A# [^\n]*\n+", "", path.read_text().strip("\n"))
+        if heading:
+            text = section(text, heading, path)
         text = rebased(text, path.parent, document)
     return f"{provenance_line(name, record)}\n\n{text}\n"
 
@@ -171,7 +213,8 @@ def render(text: str, reference: Path = REFERENCE, document: Path = ROOT) -> str
     reference/."""
 
     def block(m: re.Match) -> str:
-        return m["open"] + generated(m["target"], reference, document, m["columns"]) + m["close"]
+        body = generated(m["target"], reference, document, m["columns"], m["section"])
+        return m["open"] + body + m["close"]
 
     return BLOCK.sub(block, text)
 
