@@ -335,8 +335,8 @@ def svm_on_features(features: np.ndarray, labels: np.ndarray):
         features, _, labels, _ = train_test_split(
             features, labels, train_size=SVM_MAX_TRAIN, random_state=0, stratify=labels
         )
-    searched = SVC(kernel="rbf", gamma="scale", max_iter=SVM_SEARCH_MAX_ITER)
-    search = GridSearchCV(searched, {"C": list(SVM_C_GRID)}, cv=StratifiedKFold(5), n_jobs=1)
+    svm.set_params(max_iter=SVM_SEARCH_MAX_ITER)  # C comes from the grid
+    search = GridSearchCV(svm, {"C": list(SVM_C_GRID)}, cv=StratifiedKFold(5), n_jobs=1)
     return search.fit(features, labels).best_estimator_
 
 
