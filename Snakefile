@@ -25,6 +25,9 @@ include: "workflow/rules/classify.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/tuning.smk"
+include: "workflow/rules/questions_objectives.smk"
+include: "workflow/rules/questions_irregular.smk"
+include: "workflow/rules/questions_channels.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -62,3 +65,6 @@ rule all:
         analysis_targets(),
         sensitivity_targets(),
         tuning_targets(),
+        objectives_targets(),
+        irregular_targets(),
+        channels_targets(),

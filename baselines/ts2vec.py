@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from csft.models.layers import hierarchical_contrastive_loss  # shared with CSFT's contrastive term
+
 KERNEL_SIZE = 3  # official DilatedConvEncoder kernel
 CPU = torch.device("cpu")
 SMALL_SET_VALUES = 100_000  # official: 200 iterations up to this many training values, else 600
@@ -258,51 +260,6 @@ class TS2VecEncoder(nn.Module):
         h = h.masked_fill(~keep[..., None], 0.0)  # (B, T, hidden)
         z = self.blocks(h.transpose(1, 2))  # (B, output, T)
         return self.repr_dropout(z).transpose(1, 2)  # (B, T, output)
-
-
-def _contrast(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a, b: (G, M, C), M items per group in two views -> mean over the 2M anchors of every
-    group of -log softmax of the anchor's other view, against the other 2M - 2 items of its
-    group (itself excluded); 0 when M = 1 (no negatives)."""
-    g, m, _ = a.shape
-    if m == 1:
-        return a.new_zeros(())
-    z = torch.cat([a, b], dim=1)  # (G, 2M, C)
-    sim = z @ z.transpose(1, 2)  # (G, 2M, 2M)
-    self_pairs = torch.eye(2 * m, dtype=torch.bool, device=z.device)
-    log_p = F.log_softmax(sim.masked_fill(self_pairs, float("-inf")), dim=-1)  # (G, 2M, 2M)
-    anchors = torch.arange(2 * m, device=z.device)
-    return -log_p[:, anchors, (anchors + m) % (2 * m)].mean()
-
-
-def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-    """z1, z2: (B, T, C): at each step, the same series' other view against the batch."""
-    return _contrast(z1.transpose(0, 1), z2.transpose(0, 1))
-
-
-def temporal_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-    """z1, z2: (B, T, C): within each series, the same step's other view against other steps."""
-    return _contrast(z1, z2)
-
-
-def hierarchical_contrastive_loss(
-    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal_unit: int = 0
-) -> torch.Tensor:
-    """z1, z2: (B, T, C) the two views' overlap -> scalar: the mean over pooling levels (max-pool
-    by 2 along time until one step) of alpha * instance + (1 - alpha) * temporal contrast (the
-    temporal term from level temporal_unit on, none at length 1)."""
-    loss = z1.new_zeros(())
-    levels = 0
-    while True:
-        if alpha != 0:
-            loss = loss + alpha * instance_contrastive_loss(z1, z2)
-        if z1.size(1) == 1:
-            return loss / (levels + 1)
-        if levels >= temporal_unit and alpha != 1:
-            loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2)
-        levels += 1
-        z1 = F.max_pool1d(z1.transpose(1, 2), kernel_size=2).transpose(1, 2)
-        z2 = F.max_pool1d(z2.transpose(1, 2), kernel_size=2).transpose(1, 2)
 
 
 def fit_ts2vec(

@@ -9,10 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from csft import tuning
-from csft.data.custom import custom_datasets
+from csft.data.custom import CustomDataset, custom_datasets
 from csft.data.custom_classification import custom_classification
 from csft.data.splits import ETT_ROWS_PER_HOUR, SPLITS, ett_segments
+from csft.data.synthetic import KINDS as SYNTHETIC_KINDS
+from csft.data.synthetic import SyntheticSpec, synthetic_datasets
 from csft.dotted import find_setting, with_setting
+from csft.models.objectives import SSLConfig
 from csft.models.registry import (
     CLASSIFIERS,
     classifier_class,
@@ -102,10 +105,16 @@ def pretraining_settings(
     elif group == "sensitivity":
         base = pretraining_settings(config, "forecast", "csft", dataset)
         return reading_settings(config, name, base)
+    elif group == "channels":
+        base = pretraining_settings(config, "forecast", "csft", dataset)
+        return channels_arm_settings(config, name, base)
+    elif group == "objectives":  # the objectives question: CSFT's recipe under one arm
+        base = pretraining_settings(config, "forecast", "csft", dataset)
+        return objectives_arm_settings(config, name, base)
     else:
         raise ValueError(
-            "pretraining group must be forecast, forecast_uf, analysis, sensitivity or tuned, "
-            f"got {group!r}"
+            "pretraining group must be forecast, forecast_uf, analysis, sensitivity, channels, "
+            f"objectives or tuned, got {group!r}"
         )
     settings = config["models"][model]
     return {
@@ -206,6 +215,18 @@ def _ett_jobs(config: Mapping):
         for dataset in sensitivity.get("datasets", []):
             for horizon in sensitivity.get("horizons", [96]):
                 yield "sensitivity.forecast", dataset, sensitivity.get("lookback", 512), horizon
+    channels = (config.get("questions") or {}).get("channels") or {}
+    if channels.get("enabled"):  # the synthetic sets: check_channels (their files come later)
+        for dataset in channels.get("datasets", []):
+            if dataset not in SYNTHETIC_KINDS:
+                horizon, lookback = channels.get("horizon", 96), channels.get("lookback", 512)
+                yield "questions.channels", dataset, lookback, horizon
+    objectives = objectives_block(config)
+    if objectives.get("enabled"):
+        block = objectives.get("forecast", {})
+        for dataset in block.get("datasets", []):
+            for horizon in block.get("horizons", [96]):
+                yield "questions.objectives.forecast", dataset, block.get("lookback", 512), horizon
 
 
 def check_models(config: Mapping) -> None:
@@ -492,6 +513,208 @@ def check_sensitivity(config: Mapping) -> None:
                     _check_architecture(f"sensitivity.axes[{i}] ({task})", "csft", block)
 
 
+# Settings a channels arm may change and still fine-tune the first arm's encoder: the
+# fine-tuning recipe, and what sits between the encoder and the head.
+ENCODER_FREE = ("training.", "architecture.channel_mixing", "architecture.individual_head")
+
+
+def channels_arms(config: Mapping) -> dict[str, dict]:
+    """The channels question's arms, name -> {dotted path: value}; the first is the baseline."""
+    arms = (config.get("questions") or {}).get("channels", {}).get("arms") or []
+    named = {arm["name"]: dict(arm.get("settings") or {}) for arm in arms}
+    if len(named) != len(arms):
+        raise ValueError("questions.channels.arms: two arms share a name")
+    return named
+
+
+def channels_arm_settings(config: Mapping, arm: str, settings: Mapping) -> dict:
+    """`settings` (a CSFT job's resolved recipe) under the channels arm `arm`."""
+    arms = channels_arms(config)
+    if arm not in arms:
+        raise ValueError(f"no channels arm {arm!r}; the config has {list(arms)}")
+    changed = copy.deepcopy(dict(settings))
+    for path, value in arms[arm].items():
+        changed = with_setting(changed, path, value)
+    return changed
+
+
+OBJECTIVES_BASELINE = (
+    "reconstruction"  # the paper's objective: every other arm is judged against it
+)
+
+
+def objectives_block(config: Mapping) -> dict:
+    return dict((config.get("questions") or {}).get("objectives") or {})
+
+
+def objectives_arms(config: Mapping) -> dict[str, dict[str, Any]]:
+    """The objectives question's arms, name -> {dotted path: value}: `arms` as configured (the
+    baseline "reconstruction" = {}; an arm set to null is off), then one per `sweep` value,
+    named '<arm>-<key>=<value>': that arm with one setting changed."""
+    block = objectives_block(config)
+    arms = {  # an arm set to null is dropped: config files merge maps, so a later file
+        name: dict(changes)  # can only switch off an arm an earlier one named
+        for name, changes in (block.get("arms") or {}).items()
+        if changes is not None
+    }
+    for i, entry in enumerate(block.get("sweep") or []):
+        if entry["arm"] not in arms:
+            raise ValueError(
+                f"questions.objectives.sweep[{i}].arm: no arm {entry['arm']!r}; the arms are "
+                f"{list(arms)}"
+            )
+        for value in entry["values"]:
+            name = f"{entry['arm']}-{reading_name(entry['path'], value)}"
+            if not re.fullmatch(READING_PATTERN, name) or name in arms:
+                raise ValueError(
+                    f"questions.objectives.sweep[{i}]: value {value!r} makes the arm {name!r}, "
+                    "taken or holding other than letters, digits and _ . = + -"
+                )
+            arms[name] = {**arms[entry["arm"]], entry["path"]: value}
+    return arms
+
+
+def objectives_arm_settings(config: Mapping, arm: str, settings: Mapping) -> dict:
+    """`settings` (a CSFT job's resolved recipe) under the objectives arm `arm`."""
+    arms = objectives_arms(config)
+    if arm not in arms:
+        raise ValueError(f"no objectives arm {arm!r}; the config has {list(arms)}")
+    changed = copy.deepcopy(dict(settings))
+    for path, value in arms[arm].items():
+        changed = with_setting(changed, path, value)
+    return changed
+
+
+def channels_encoder_arm(config: Mapping, arm: str) -> str:
+    """The arm whose encoder `arm` fine-tunes: the first arm's when `arm` changes only the
+    fine-tuning recipe, the channel mixing or the heads (the encoder is the same network),
+    else its own."""
+    arms = channels_arms(config)
+    shared = all(path.startswith(ENCODER_FREE) for path in arms[arm])
+    return next(iter(arms)) if shared else arm
+
+
+def add_synthetic_datasets(config: Mapping) -> None:
+    """Register the channels question's synthetic sets as custom datasets (their CSVs are
+    written by the rule `channels_synthetic`), so every stage reads them as any custom set."""
+    ours = synthetic_datasets(config)
+    custom = config.setdefault("custom_datasets", {})
+    clash = sorted(n for n in ours if n in custom and custom[n] != ours[n])
+    if clash:
+        raise ValueError(
+            f"custom_datasets: {clash} are the channels question's synthetic sets; give your "
+            "data another name"
+        )
+    custom.update(ours)
+
+
+def check_channels(config: Mapping) -> None:
+    """The channels question, before any job: known datasets, arms that name CSFT settings of
+    the right type and pass its schema, and synthetic lags the coupling can be used at
+    (horizon <= lag <= look-back: the coupled channel's future lies in its driver's look-back)."""
+    block = (config.get("questions") or {}).get("channels") or {}
+    if not block.get("enabled"):
+        return
+    arms = channels_arms(config)
+    if len(arms) < 2:
+        raise ValueError("questions.channels.arms: name a baseline arm and at least one other")
+    known = set(ETT_ROWS_PER_HOUR) | set(custom_datasets(config)) | set(SYNTHETIC_KINDS)
+    unknown = [d for d in block.get("datasets", []) if d not in known]
+    if unknown:
+        raise ValueError(
+            f"questions.channels.datasets: {unknown} are neither ETT sets, custom_datasets "
+            f"nor synthetic sets ({', '.join(SYNTHETIC_KINDS)})"
+        )
+    horizon, lookback = block.get("horizon", 96), block.get("lookback", 512)
+    spec = SyntheticSpec.from_config(block.get("synthetic", {}))
+    if any(d in SYNTHETIC_KINDS for d in block.get("datasets", [])):
+        if not horizon <= min(spec.lags) <= max(spec.lags) <= lookback:
+            raise ValueError(
+                f"questions.channels.synthetic.lags: {list(spec.lags)} must lie in [horizon, "
+                f"look-back] = [{horizon}, {lookback}], so a coupled channel's future is in its "
+                "driver's look-back and not in its own"
+            )
+        segments = CustomDataset("synthetic", "").segments(spec.rows, lookback)
+        if min(s.n_windows(lookback, horizon) for s in segments.values()) == 0:
+            raise ValueError(
+                f"questions.channels.synthetic.rows: {spec.rows} rows leave a split without a "
+                f"window at look-back {lookback} and horizon {horizon}"
+            )
+    base = model_settings(config, "csft", block.get("datasets", ["ETTh1"])[0], horizon)
+    for arm, changes in arms.items():
+        for path, value in changes.items():
+            where = f"questions.channels.arms.{arm}"
+            ok, default = find_setting(base, path)
+            if not ok:
+                raise ValueError(f"{where}: {path!r} names no setting of CSFT's recipe")
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            same = (numeric and isinstance(default, int | float) and not isinstance(default, bool)
+                    ) or type(value) is type(default)  # fmt: skip
+            if not same:
+                raise ValueError(
+                    f"{where}: {value!r} is not of the type of {path} "
+                    f"({type(default).__name__}, default {default!r})"
+                )
+        _check_architecture(f"questions.channels.arms.{arm}", "csft",
+                            channels_arm_settings(config, arm, base)["architecture"])  # fmt: skip
+
+
+def objectives_sweeps(config: Mapping) -> dict[str, tuple[str, str]]:
+    """Each sweep arm's (arm it varies, dotted path), for the report's sweep lines."""
+    sweeps = {}
+    for entry in objectives_block(config).get("sweep") or []:
+        for value in entry["values"]:
+            name = f"{entry['arm']}-{reading_name(entry['path'], value)}"
+            sweeps[name] = (entry["arm"], entry["path"])
+    return sweeps
+
+
+def check_objectives(config: Mapping) -> None:
+    """When the objectives question is on: a "reconstruction" arm with no change, every arm's
+    paths name a setting of CSFT's recipe (pretraining.*, training.*, architecture.*) with a
+    value of its type, and the result passes the recipe's own checks; before any job."""
+    block = objectives_block(config)
+    if not block.get("enabled"):
+        return
+    arms = objectives_arms(config)
+    if arms.get(OBJECTIVES_BASELINE) != {}:
+        raise ValueError(
+            f"questions.objectives.arms: needs the arm {OBJECTIVES_BASELINE!r} with no change "
+            "(the paper's objective, what every other arm is compared with)"
+        )
+    datasets = block.get("forecast", {}).get("datasets", [])
+    bases = {"classify": classify_settings(config, "csft")}
+    if datasets:
+        horizon = block["forecast"].get("horizons", [96])[0]
+        bases["forecast"] = model_settings(config, "csft", datasets[0], horizon)
+    for name, changes in arms.items():
+        for path, value in changes.items():
+            found = [v for ok, v in (find_setting(b, path) for b in bases.values()) if ok]
+            key = path.removeprefix("pretraining.ssl.")
+            if not found and path != key and hasattr(SSLConfig(), key):  # a default left out
+                found = [getattr(SSLConfig(), key)]
+            if not found:
+                raise ValueError(
+                    f"questions.objectives.arms.{name}: {path!r} names no setting of CSFT's recipe"
+                )
+            default = found[0]
+            numeric = all(isinstance(v, int | float) and not isinstance(v, bool)
+                          for v in (value, default))  # fmt: skip
+            if not (numeric or type(value) is type(default)):
+                raise ValueError(
+                    f"questions.objectives.arms.{name}: {value!r} is not of the type of {path} "
+                    f"({type(default).__name__}, default {default!r})"
+                )
+        for task, base in bases.items():
+            changed = objectives_arm_settings(config, name, base)
+            try:
+                SSLConfig(**(changed.get("pretraining") or {}).get("ssl", {}))
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"questions.objectives.arms.{name} ({task}): {error}") from None
+            _check_architecture(f"questions.objectives.arms.{name} ({task})", "csft",
+                                changed["architecture"])  # fmt: skip
+
+
 def tuning_studies(config: Mapping) -> list[tuple[str, str, int]]:
     """The stage's studies, (model, dataset, look-back): every forecast.runs entry of a tuned
     model on a tuned dataset it runs on. None when tuning is off (trials 0)."""
@@ -639,7 +862,9 @@ def check_config(config: Mapping) -> None:
     resolve (and the config's own register), architecture keys exist, datasets are known,
     every split holds a window, custom classification files load under the protocol,
     pretrained architectures do not depend on the horizon. The
-    Snakefile and the property-based test call this one function."""
+    Snakefile and the property-based test call this one function. It registers the channels
+    question's synthetic sets as custom datasets first (add_synthetic_datasets)."""
+    add_synthetic_datasets(config)
     check_models(config)
     check_architectures(config)
     check_datasets(config)
@@ -647,4 +872,65 @@ def check_config(config: Mapping) -> None:
     check_classification_data(config)
     check_pretraining(config)
     check_sensitivity(config)
+    check_channels(config)
+    check_objectives(config)
     check_tuning(config)
+
+
+def check_irregular(config: Mapping) -> None:
+    """Fail before any job on a stage that cannot run: a time-aware variant of a model without
+    `missing_mask`, method none at p > 0, a look-back off CSFT's grid, a variant twice."""
+    block = config["questions"]["irregular"]
+    if not block.get("enabled"):
+        return
+
+    def check_variants(where: str, variants: list, config_of) -> None:
+        if len(set(variants)) != len(variants):
+            raise ValueError(f"{where}: a model + method twice in {variants}")
+        for i, (model, method) in enumerate(variants):
+            of = config_of(model)
+            fields = {f.name for f in dataclasses.fields(of)} if of else set()
+            if method == "time_aware" and "missing_mask" not in fields:
+                raise ValueError(
+                    f"{where}[{i}]: {model} has no time-aware input (missing_mask); give it "
+                    "method interpolate"
+                )
+            if method == "none" and any(p > 0 for p in block["fractions"]):
+                raise ValueError(
+                    f"{where}[{i}]: method none keeps every point, but fractions "
+                    f"{block['fractions']} remove some"
+                )
+
+    for i, v in enumerate(block["variants"]):
+        if v["model"] not in config["models"]:
+            raise ValueError(f"questions.irregular.variants[{i}]: no models.{v['model']} recipe")
+    check_variants(
+        "questions.irregular.variants", [(v["model"], v["method"]) for v in block["variants"]],
+        lambda model: model_class(model).Config,
+    )  # fmt: skip
+
+    def classifier_config(name: str):
+        forecaster = classifier_class(classifier_model(config, name)).architecture_of
+        return model_class(forecaster).Config if forecaster else None
+
+    classify = block.get("classify", {})
+    from csft.data.ucr_catalog import archive
+
+    known = set(archive().index) | set(custom_classification(config))
+    unknown = [name for name in classify.get("datasets", []) if name not in known]
+    if unknown:
+        raise ValueError(
+            f"questions.irregular.classify.datasets: {unknown} are neither UCR archive sets nor "
+            "custom_classification entries"
+        )
+    check_variants(
+        "questions.irregular.classify.variants",
+        [(v["classifier"], v["method"]) for v in classify.get("variants", [])],
+        classifier_config,
+    )
+    lookback = block["forecast"]["lookback"]
+    if any(v["method"] == "time_aware" for v in block["variants"]) and lookback & (lookback - 1):
+        raise ValueError(
+            f"questions.irregular.forecast.lookback {lookback}: the time-aware CSFT needs a "
+            "power of two (its grid; unobserved points are never resampled)"
+        )

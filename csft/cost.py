@@ -35,7 +35,9 @@ import pandas as pd
 import yaml
 
 from csft.config import (
+    add_synthetic_datasets,
     analysis_settings,
+    channels_arm_settings,
     classifier_model,
     classify_settings,
     fill_architectures,
@@ -48,6 +50,8 @@ from csft.config import (
 )
 from csft.data.custom import CustomDataset, custom_datasets
 from csft.data.splits import ett_segments
+from csft.data.synthetic import KINDS as SYNTHETIC_KINDS
+from csft.data.synthetic import SyntheticSpec
 from csft.models import registry
 from csft.models.registry import classifier_class
 
@@ -123,6 +127,7 @@ def load_config(configfiles: list[str]) -> dict:
         update_config(config, yaml.safe_load((ROOT / path).read_text()))
     validate(config, str(SCHEMA))
     fill_architectures(config)
+    add_synthetic_datasets(config)  # as check_config does in the Snakefile
     return config
 
 
@@ -259,20 +264,31 @@ def _file_shape(dataset: CustomDataset, features: str) -> tuple[int, int]:
     return dataset.read(features).shape
 
 
+def _shape(config: Mapping, custom: CustomDataset, features: str) -> tuple[int, int]:
+    """(rows, channels) of a custom dataset; a synthetic set of the channels question from its
+    settings while its file is not written yet."""
+    if custom.name in SYNTHETIC_KINDS and not Path(custom.path).is_file():
+        spec = SyntheticSpec.from_config(config["questions"]["channels"].get("synthetic", {}))
+        return spec.rows, spec.n_channels if features == "M" else 1
+    return _file_shape(custom, features)
+
+
 def split_segments(config: Mapping, dataset: str, lookback: int) -> dict:
     """The split segments of an ETT set or of a custom dataset (its file's rows)."""
     custom = custom_datasets(config).get(dataset)
     if custom is None:
         return ett_segments(dataset, lookback)
-    rows, _ = _file_shape(custom, config["ett"]["features"])
+    rows, _ = _shape(config, custom, config["ett"]["features"])
     return custom.segments(rows, lookback)
 
 
-def channels_of(config: Mapping, dataset: str = "") -> int:
+def channels_of(config: Mapping, dataset: str = "", features: str = "") -> int:
+    """Channels of a dataset under `features` (default: the config's ett.features)."""
+    features = features or config["ett"]["features"]
     custom = custom_datasets(config).get(dataset)
     if custom is None:
-        return ETT_CHANNELS[config["ett"]["features"]]
-    return _file_shape(custom, config["ett"]["features"])[1]
+        return ETT_CHANNELS[features]
+    return _shape(config, custom, features)[1]
 
 
 def work_train_forecast(config, w) -> list[Work]:
@@ -323,7 +339,41 @@ def work_train_sensitivity(config, w) -> list[Work]:
     return fixed_lookback_work(config, w, job, config["sensitivity"]["forecast"]["lookback"])
 
 
-def fixed_lookback_work(config, w, job: Mapping, lookback: int) -> list[Work]:
+def work_train_channels(config, w) -> list[Work]:
+    base = model_settings(config, "csft", w["dataset"], int(w["horizon"]))
+    job = channels_arm_settings(config, w["arm"], base)
+    lookback = config["questions"]["channels"]["lookback"]
+    return fixed_lookback_work(config, w, job, lookback, features="M")  # every channel
+
+
+def work_resolved_forecast(config, w) -> list[Work]:
+    """A question's forecasting job (objectives arm, irregular fraction), resolved as the job
+    itself resolves it, so the prediction follows any setting the question changes."""
+    from csft.jobs import forecast as forecast_job
+
+    settings = forecast_job.resolve(config, w)
+    job = settings.job
+    return forecast_work(
+        job.model,
+        job.dataset,
+        job.train_lookbacks,
+        list(job.eval_lookbacks),
+        job.horizon,
+        settings.architecture,
+        settings.training,
+        channels_of(config, job.dataset, job.features),
+        lambda t: split_segments(config, job.dataset, t),
+    )
+
+
+def work_classify_objectives(config, w) -> list[Work] | float:
+    from csft.config import objectives_arm_settings
+
+    settings = objectives_arm_settings(config, w["arm"], classify_settings(config, "csft"))
+    return classify_work("csft", w["name"], settings)
+
+
+def fixed_lookback_work(config, w, job: Mapping, lookback: int, features: str = "") -> list[Work]:
     """A forecasting job of resolved settings `job` trained and tested at one look-back."""
     return forecast_work(
         job["model"],
@@ -333,7 +383,7 @@ def fixed_lookback_work(config, w, job: Mapping, lookback: int) -> list[Work]:
         int(w["horizon"]),
         job["architecture"],
         job["training"],
-        channels_of(config, w["dataset"]),
+        channels_of(config, w["dataset"], features),
         lambda t: split_segments(config, w["dataset"], t),
     )
 
@@ -365,6 +415,7 @@ def work_tune_forecast(config, w) -> list[Work]:
 def work_pretrain_encoder(config, w) -> list[Work]:
     job = pretraining_settings(config, w["group"], w["name"], w["dataset"])
     lookback = int(w["lookback"])
+    features = "M" if w["group"] == "channels" else ""  # the channels question: every channel
     return pretrain_work(
         w["dataset"],
         lookback,
@@ -372,7 +423,7 @@ def work_pretrain_encoder(config, w) -> list[Work]:
         1,
         job["architecture"],
         job["pretraining"],
-        channels_of(config, w["dataset"]),
+        channels_of(config, w["dataset"], features),
         lambda t: split_segments(config, w["dataset"], t),
     )
 
@@ -509,7 +560,15 @@ WORK: dict[str, Callable] = {
     "boundary_lengths": work_boundary_lengths,
     "train_classify": work_train_classify,
     "train_sensitivity": work_train_sensitivity,
+    "train_channels": work_train_channels,
     "classify_sensitivity": work_classify_sensitivity,
+    "pretrain_objectives": lambda config, w: work_pretrain_encoder(
+        config, {**w, "group": "objectives", "name": w["arm"]}
+    ),
+    "train_objectives": work_resolved_forecast,
+    "classify_objectives": work_classify_objectives,
+    "train_irregular": work_resolved_forecast,
+    "classify_irregular": work_train_classify,
 }
 
 

@@ -3,6 +3,7 @@ forecasters map (B, L, C) to (B, H, C), seeded and per sample; classifiers fit w
 sealed and give one class code per TEST series under each protocol they declare; whatever
 declares represent() maps series to (N, D) features, the same on every call."""
 
+import functools
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 from tiny_classify import SETTINGS, synthetic
 
+from csft.data.irregular import Irregular, remove_from_series
 from csft.jobs.classify import ClassifyJob, fit_and_score
 from csft.models.registry import (
     CLASSIFIER_REGISTRY,
@@ -30,35 +32,75 @@ LENGTH_POLICIES = {*INTERVAL_POLICIES, "resample", "native"}
 AEON = {"aeon:RocketClassifier": {"n_kernels": 100}, "aeon:KNeighborsTimeSeriesClassifier": {}}
 EVERY_CLASSIFIER = [*CLASSIFIER_REGISTRY.names(), *AEON]
 TINY = {**SETTINGS, **AEON}
+# Classifier variants that change what a classifier takes: CSFT's time-aware input (irregular
+# sampling), fitted on series with 30% of their points removed (NaN).
+TIME_AWARE_CSFT = {
+    **SETTINGS["csft"],
+    "architecture": {**SETTINGS["csft"]["architecture"], "missing_mask": True},
+}
+CLASSIFIER_VARIANTS = {"csft+missing_mask": ("csft", TIME_AWARE_CSFT)}
 
 
-def fresh(name: str, seed: int) -> torch.nn.Module:
+# Architecture variants that change what a model takes, beside every model's defaults:
+# (name, architecture, look-back, input with holes). CSFT's time-aware input (irregular
+# sampling, docs/open_questions.md) reads NaN as an unobserved point and needs T = 2^k.
+VARIANTS = [(name, {}, SHAPE["lookback"], False) for name in MODEL_REGISTRY.names()] + [
+    ("csft", {"missing_mask": True}, 64, False),
+    ("csft", {"missing_mask": True}, 64, True),
+    ("csft", {"channel_mixing": True}, SHAPE["lookback"], False),
+    ("csft", {"individual_head": True}, SHAPE["lookback"], False),
+    ("csft", {"channel_mixing": True, "individual_head": True}, SHAPE["lookback"], False),
+]
+
+
+def fresh(name: str, seed: int, architecture=None, lookback=SHAPE["lookback"]) -> torch.nn.Module:
     """A new model in eval mode (dropout off), so predictions depend on the seed alone."""
     torch.manual_seed(seed)
-    return build_model(name, {}, **SHAPE).eval()
+    return build_model(name, architecture or {}, **{**SHAPE, "lookback": lookback}).eval()
 
 
-@pytest.mark.parametrize("name", MODEL_REGISTRY.names())
-def test_forecaster_contract(name):
+def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal, NaN where the other has NaN (an input with holes is compared as it is)."""
+    return torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.5), b.nan_to_num(0.5))
+
+
+@pytest.mark.parametrize(
+    ("name", "architecture", "lookback", "holes"), VARIANTS,
+    ids=[f"{n}{'-' if a else ''}{'-'.join(a)}{'-holes' if h else ''}" for n, a, _, h in VARIANTS],
+)  # fmt: skip
+def test_forecaster_contract(name, architecture, lookback, holes):
+    assert isinstance(fresh(name, 0, architecture, lookback), model_class(name))
+    keeps_forecaster_contract(
+        name, lambda seed: fresh(name, seed, architecture, lookback), lookback, holes
+    )
+
+
+def keeps_forecaster_contract(
+    name: str, make, lookback: int = SHAPE["lookback"], holes: bool = False
+) -> None:
+    """The forecaster contract of the models `make(seed)` builds (in eval mode), on inputs of
+    `lookback` steps (with unobserved points, NaN, where `holes`)."""
     batch = 5
     x = torch.randn(
-        batch, SHAPE["lookback"], SHAPE["n_channels"], generator=torch.Generator().manual_seed(1)
+        batch, lookback, SHAPE["n_channels"], generator=torch.Generator().manual_seed(1)
     )
+    if holes:  # every third time point and the first patch unobserved, in every channel
+        x[:, ::3] = float("nan")
+        x[:, :16] = float("nan")
     x_before = x.clone()
 
-    model = fresh(name, 0)
-    assert isinstance(model, model_class(name))
+    model = make(0)
     out = model(x)
     assert tuple(out.shape) == (batch, SHAPE["horizon"], SHAPE["n_channels"])
     assert torch.isfinite(out).all()
-    assert torch.equal(x, x_before)  # the input is not mutated
+    assert same(x, x_before)  # the input is not mutated
 
     # Same seed, two fresh models: identical predictions; another seed: different ones.
-    twin = fresh(name, 0)
+    twin = make(0)
     with torch.no_grad():
-        assert torch.equal(twin(x), fresh(name, 0)(x))
+        assert torch.equal(twin(x), make(0)(x))
         assert torch.equal(twin(x), model(x))
-        assert not torch.equal(twin(x), fresh(name, 1)(x))
+        assert not torch.equal(twin(x), make(1)(x))
 
     # Gradients reach every trainable parameter (PatchTST keeps its fixed attention scale as a
     # frozen parameter, as the official code does).
@@ -69,7 +111,7 @@ def test_forecaster_contract(name):
         assert param.grad is not None, f"{name}: no gradient for {pname}"
         assert torch.isfinite(param.grad).all(), pname
         assert param.grad.abs().sum() > 0, f"{name}: zero gradient for {pname}"
-    assert torch.equal(x, x_before)
+    assert same(x, x_before)
 
     # Each sample is forecast from its own window only (no mixing across the batch).
     with torch.no_grad():
@@ -90,6 +132,59 @@ def test_forecaster_representation_contract(name):
         assert torch.isfinite(features).all()
         assert torch.equal(features, model.represent(series))
         assert torch.allclose(model.represent(series[:2]), features[:2], atol=1e-5)
+
+
+def objective_arms() -> dict[str, dict]:
+    """The objectives question's arms in config/config.yaml (its sweep only changes their
+    weights), name -> their pretraining.ssl overrides."""
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").open())
+    prefix = "pretraining.ssl."
+    arms = {}
+    for arm, changes in config["questions"]["objectives"]["arms"].items():
+        assert all(path.startswith(prefix) for path in changes), (arm, changes)  # else: extend
+        arms[arm] = {path.removeprefix(prefix): value for path, value in changes.items()}
+    return arms
+
+
+@functools.cache
+def pretrained_state(arm: str, seed: int) -> dict:
+    """CSFT's encoder after two steps of the arm's objective from seed `seed`'s init."""
+    from csft.models.objectives import ReconstructionDecoders, SSLConfig, ssl_loss
+
+    ssl = SSLConfig(**objective_arms()[arm])
+    model = fresh("csft", seed).train()
+    decoders = ReconstructionDecoders(model.encoder.config)
+    optimizer = torch.optim.AdamW([*model.encoder.parameters(), *decoders.parameters()], lr=1e-3)
+    series = torch.randn(8, SHAPE["lookback"], generator=torch.Generator().manual_seed(seed))
+    with torch.enable_grad():  # the contract also builds models under no_grad
+        for _ in range(2):
+            optimizer.zero_grad()
+            loss, terms, _ = ssl_loss(model.encoder, decoders, series, ssl)
+            assert ("contrastive" in terms) == (ssl.contrastive_weight > 0)
+            loss.backward()
+            optimizer.step()
+    return {k: v.clone() for k, v in model.encoder.state_dict().items()}
+
+
+@pytest.mark.parametrize("mode", ["finetune", "probe"])
+@pytest.mark.parametrize("arm", sorted(objective_arms()))
+def test_every_objective_arm_gives_a_forecaster_that_keeps_the_contract(arm, mode):
+    """CSFT pretrained under each arm's objective (contrastive, masked, both, ...), its
+    encoder loaded into a new forecaster (as csft.jobs.forecast.fit does), fine-tuned or frozen
+    (probe, only the head trained): the same contract."""
+
+    def pretrained(seed: int) -> torch.nn.Module:
+        model = fresh("csft", seed)
+        model.encoder.load_state_dict(pretrained_state(arm, seed))
+        if mode == "probe":
+            model.encoder.requires_grad_(False)
+        return model
+
+    keeps_forecaster_contract("csft", pretrained)
+    trainable = {n for n, p in pretrained(0).named_parameters() if p.requires_grad}
+    assert trainable and (mode == "finetune") == any(n.startswith("encoder.") for n in trainable)
 
 
 def test_models_with_a_representation():
@@ -113,12 +208,16 @@ def fitted():
 
     def fit(name):
         if name not in cache:
-            cls = classifier_class(name)
-            splits = seal(
-                synthetic(n_train=24, n_test=12, lengths=(64, 100)), "fixed_budget", 0.25, 0
-            )
-            job = ClassifyJob(name, "Synthetic", cls.length_policies[0], 1)
-            settings = {"threads": 1, **TINY.get(name, {})}
+            model, tiny = CLASSIFIER_VARIANTS.get(name, (name, TINY.get(name, {})))
+            cls = classifier_class(model)
+            data = synthetic(n_train=24, n_test=12, lengths=(64, 100))
+            if name in CLASSIFIER_VARIANTS:  # with holes: NaN where a point was removed
+                removal = Irregular(0.3, "time_aware", 1)
+                for split, part in (("TRAIN", data.train), ("TEST", data.test)):
+                    part.series = remove_from_series(part.series, removal, "Synthetic", split)
+            splits = seal(data, "fixed_budget", 0.25, 0)
+            job = ClassifyJob(model, "Synthetic", cls.length_policies[0], 1)
+            settings = {"threads": 1, **tiny}
             classifier = cls(job, settings, torch.Generator().manual_seed(1))
             cache[name] = classifier, splits, fit_and_score(classifier, splits)
         return cache[name]
@@ -126,7 +225,7 @@ def fitted():
     return fit
 
 
-@pytest.mark.parametrize("name", EVERY_CLASSIFIER)
+@pytest.mark.parametrize("name", [*EVERY_CLASSIFIER, *CLASSIFIER_VARIANTS])
 def test_classifier_contract(name, fitted):
     classifier, splits, scored = fitted(name)
     assert [s.protocol for s in scored] == list(classifier.protocols)
@@ -150,7 +249,7 @@ def reloaded(classifier, tmp_path):
     return again
 
 
-@pytest.mark.parametrize("name", EVERY_CLASSIFIER)
+@pytest.mark.parametrize("name", [*EVERY_CLASSIFIER, *CLASSIFIER_VARIANTS])
 def test_a_classifier_saved_and_loaded_predicts_as_fitted(name, fitted, tmp_path):
     classifier, splits, scored = fitted(name)
     again = reloaded(classifier, tmp_path)
@@ -161,10 +260,13 @@ def test_a_classifier_saved_and_loaded_predicts_as_fitted(name, fitted, tmp_path
 
 
 def represents(name: str) -> bool:
-    return callable(getattr(classifier_class(name), "represent", None))
+    model = CLASSIFIER_VARIANTS.get(name, (name,))[0]
+    return callable(getattr(classifier_class(model), "represent", None))
 
 
-@pytest.mark.parametrize("name", [n for n in EVERY_CLASSIFIER if represents(n)])
+@pytest.mark.parametrize(
+    "name", [n for n in [*EVERY_CLASSIFIER, *CLASSIFIER_VARIANTS] if represents(n)]
+)
 def test_classifier_representation_contract(name, fitted):
     classifier, splits, _ = fitted(name)
     series = splits.test().series

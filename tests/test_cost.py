@@ -206,3 +206,37 @@ def test_the_sensitivity_stage_is_priced_by_its_work(tmp_path):
     wide = cost.job_work(config, "train_sensitivity", w)
     narrow = cost.job_work(config, "train_sensitivity", {**w, "reading": "d_model=8"})
     assert wide[0].probe != narrow[0].probe  # a probe per architecture
+
+
+def test_every_training_rule_is_priced_by_its_work():
+    """A rule that trains (train_*, pretrain_*, classify_*, tune_*) must be timed from its work:
+    the small-rule default (seconds) would under-predict it by hours and set a SLURM runtime
+    that kills it."""
+    rules = set()
+    for path in (ROOT / "workflow" / "rules").glob("*.smk"):
+        rules |= set(re.findall(r"^(?:rule|use rule \w+ as) (\w+)", path.read_text(), re.M))
+    training = {r for r in rules if re.match(r"(train|pretrain|classify|tune)_", r)}
+    assert {"train_objectives", "train_irregular", "classify_irregular"} <= training
+    assert training - {"classify_table", "classify_figures"} <= set(cost.WORK)
+
+
+def test_the_open_questions_are_priced_as_their_jobs_resolve():
+    """An objectives arm and an irregular job are timed with the settings the job itself
+    resolves: the masked arm's pretraining and the time-aware input change the probe."""
+    config = cost.load_config(["config/objectives_check.yaml"])
+    pre = {"arm": "reconstruction", "dataset": "ETTh1", "lookback": "512", "seed": "2021"}
+    (plain,) = cost.job_work(config, "pretrain_objectives", pre)
+    assert plain.steps == 3 * 20  # the check's epochs x capped batches
+    w = {"arm": "masked", "mode": "finetune", "dataset": "ETTh1", "horizon": "96",
+         "seed": "2021"}  # fmt: skip
+    (work,) = cost.job_work(config, "train_objectives", w)
+    assert work.steps == 3 * 20 and work.windows > 0
+    assert cost.job_work(config, "classify_objectives",
+                         {"arm": "both", "name": "GunPoint", "policy": "common", "seed": "1"})  # fmt: skip
+    config = cost.load_config(["config/irregular_check.yaml"])
+    w = {"model": "csft", "method": "interpolate", "fraction": "0.3", "dataset": "ETTh1",
+         "horizon": "96", "seed": "2021"}  # fmt: skip
+    (interpolate,) = cost.job_work(config, "train_irregular", w)
+    (aware,) = cost.job_work(config, "train_irregular", {**w, "method": "time_aware"})
+    assert interpolate.steps == 5 * 20
+    assert interpolate.probe != aware.probe  # the mask channel is part of the architecture

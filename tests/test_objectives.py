@@ -5,11 +5,13 @@ import pytest
 import torch
 
 from csft.models.csft import CSFTConfig, CSFTEncoder, Scales, random_patch_mask
+from csft.models.layers import instance_contrastive_loss, temporal_contrastive_loss
 from csft.models.objectives import (
     ReconstructionDecoders,
     SSLConfig,
     independence_penalty,
     reconstruction_losses,
+    scale_contrastive_loss,
     scale_weights,
     ssl_loss,
 )
@@ -177,3 +179,80 @@ def test_without_the_embedding_norm_the_encoder_has_no_layer_norm_there():
     assert not any(key.startswith("embed_norm.") for key in encoder.state_dict())
     assert any(key.startswith("embed_norm.") for key in CSFTEncoder(CONFIG).state_dict())
     assert encoder(torch.randn(4, 64)).hidden[-1].shape == (4, 1, 32)
+
+
+def test_masked_positions_are_the_only_ones_in_the_masked_loss():
+    """Changing the reconstruction target at unmasked points changes no loss; at a masked
+    point it changes every scale's (also with pad_mask's real_length)."""
+    torch.manual_seed(3)
+    decoded = [torch.randn(6, 64) for _ in range(3)]
+    grid = torch.randn(6, 64)
+    masked = random_patch_mask(6, 4, 4, 0.5).repeat_interleave(16, dim=1)  # (6, 64)
+    for real_length in (None, 48):
+        losses = reconstruction_losses(decoded, grid, real_length, masked)
+        elsewhere = reconstruction_losses(decoded, torch.where(masked, grid, grid + 50.0),
+                                          real_length, masked)  # fmt: skip
+        assert [x.item() for x in elsewhere] == [x.item() for x in losses]
+        end = 64 if real_length is None else real_length
+        inside = masked.clone()
+        inside[:, end:] = False  # a masked point among the real ones
+        target = torch.where(inside, grid + 50.0, grid)
+        moved = reconstruction_losses(decoded, target, real_length, masked)
+        assert all(m.item() > x.item() + 100 for m, x in zip(moved, losses, strict=True))
+
+
+def test_the_masked_ssl_loss_has_no_gradient_at_unmasked_points(encoder):
+    """Through ssl_loss's own path: the gradient of the reconstruction with respect to every
+    scale's decoded values is zero at every unmasked point and not at the masked ones."""
+    decoders = ReconstructionDecoders(CONFIG)
+    encoder.eval()
+    torch.manual_seed(5)
+    scales = encoder.encode(torch.randn(8, 64), mask_ratio=0.5)
+    points = scales.masked.repeat_interleave(CONFIG.patch_len, dim=1)  # (8, 64)
+    decoded = [d.detach().requires_grad_() for d in decoders(scales)]
+    torch.stack(reconstruction_losses(decoded, scales.grid, None, points)).sum().backward()
+    for values in decoded:
+        assert (values.grad[~points] == 0).all()
+        assert (values.grad[points] != 0).all()
+
+
+def test_the_contrastive_term_is_absent_at_weight_zero_and_weighted_otherwise(encoder):
+    decoders = ReconstructionDecoders(CONFIG)
+    series = torch.randn(16, 64)
+    encoder.eval()  # no dropout: the same series give the same first view
+    torch.manual_seed(0)
+    plain, plain_terms, _ = ssl_loss(encoder, decoders, series, SSLConfig())
+    assert "contrastive" not in plain_terms  # today's objective, unchanged
+    torch.manual_seed(0)
+    total, terms, _ = ssl_loss(encoder, decoders, series, SSLConfig(contrastive_weight=0.3))
+    assert terms["contrastive"] > 0
+    assert terms["recon_mean"] == pytest.approx(plain_terms["recon_mean"], rel=1e-6)
+    assert total.item() == pytest.approx(plain.item() + 0.3 * terms["contrastive"], rel=1e-5)
+    total.backward()
+    assert encoder.embed.weight.grad is not None and torch.isfinite(encoder.embed.weight.grad).all()
+
+
+def test_the_scale_contrastive_loss_is_ts2vecs_contrast_on_each_scale():
+    torch.manual_seed(1)
+    first = [torch.randn(4, 8, 6), torch.randn(4, 4, 12), torch.randn(4, 1, 24)]
+    second = [h + 0.1 * torch.randn_like(h) for h in first]
+    expected = [
+        0.25 * instance_contrastive_loss(a, b) + 0.75 * temporal_contrastive_loss(a, b)
+        for a, b in zip(first[:2], second[:2], strict=True)
+    ] + [0.25 * instance_contrastive_loss(first[2], second[2])]  # one token: no temporal term
+    got = scale_contrastive_loss(first, second, alpha=0.25)
+    assert got.item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-6)
+    # aligned views score lower than unrelated ones
+    unrelated = [torch.randn_like(h) for h in first]
+    assert got < scale_contrastive_loss(first, unrelated, alpha=0.25)
+    with pytest.raises(ValueError, match="the views have 3 and 2 scales"):
+        scale_contrastive_loss(first, second[:2])
+
+
+def test_ssl_config_rejects_bad_contrastive_settings():
+    with pytest.raises(ValueError, match="non-negative"):
+        SSLConfig(contrastive_weight=-1)
+    with pytest.raises(ValueError, match=r"contrastive_mask_ratio must be in \(0, 1\), got 0"):
+        SSLConfig(contrastive_mask_ratio=0)
+    with pytest.raises(ValueError, match=r"contrastive_alpha must be in \[0, 1\], got 2"):
+        SSLConfig(contrastive_alpha=2)

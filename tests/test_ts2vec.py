@@ -20,12 +20,11 @@ from baselines.ts2vec import (
     draw_crops,
     encode_series,
     fit_ts2vec,
-    hierarchical_contrastive_loss,
-    instance_contrastive_loss,
     pad_series,
     split_long_series,
     training_array,
 )
+from csft.models.layers import hierarchical_contrastive_loss, instance_contrastive_loss
 
 TINY = {"hidden_dims": 8, "output_dims": 16, "depth": 2}
 

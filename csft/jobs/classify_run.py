@@ -16,9 +16,15 @@ from pathlib import Path
 import torch
 
 from csft import atomic, tracking, tuning
-from csft.config import classifier_model, classify_settings, reading_settings
+from csft.config import (
+    classifier_model,
+    classify_settings,
+    objectives_arm_settings,
+    reading_settings,
+)
 from csft.data.custom_classification import custom_classification
 from csft.data.download import sha256_of
+from csft.data.irregular import Irregular, remove_from_series
 from csft.data.ucr import load_ucr, scale
 from csft.device import DEVICES, describe, resolve_device
 from csft.jobs.classify import ClassifyJob, method_name, primary_protocol, run_keeping
@@ -74,24 +80,34 @@ class ClassifySettings(PlainDict):
     recipe: dict  # the classifier's settings (csft.config.classify_settings)
     data: DataProtocol
     tracking: Tracking  # run_name: "<dataset>/<seed>", each method's run prefixes its name
+    # irregular sampling (csft.data.irregular): {"p", "method"} applied to every series (TRAIN
+    # and TEST); None: the series as they are
+    irregular: dict | None = None
 
     def __post_init__(self) -> None:
         check_int("ClassifyJob.seed", self.job.seed, low=0)
         check_choice("ClassifyJob.device", self.job.device, DEVICES)
         check(isinstance(self.recipe, dict), "ClassifySettings.recipe", self.recipe, "a mapping")
+        if self.irregular is not None:
+            Irregular(**self.irregular, seed=self.job.seed)  # a bad p or method fails here
 
     def params(self) -> dict:
         """What decides the job's result: its MLflow params."""
         job = self.job
         validation_seed = job.seed if job.selection == "validation" else None
         ucr = {**dataclasses.asdict(self.data), "validation_seed": validation_seed}
-        return {"job": dataclasses.asdict(job), "settings": dict(self.recipe), "ucr": ucr}
+        params = {"job": dataclasses.asdict(job), "settings": dict(self.recipe), "ucr": ucr}
+        if self.irregular is not None:  # absent otherwise: no other job's params change
+            params["irregular"] = dict(self.irregular)
+        return params
 
 
 def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> ClassifySettings:
     """The settings of the job a rule's wildcards `w` name (classifier, name, policy,
-    selection, seed; a sensitivity job's `reading` too; `recipe` "tuned": a job of the tuned
-    recipe, whose best settings `execute` applies)."""
+    selection, seed; a sensitivity job's `reading` or an objectives job's `arm` too; `recipe`
+    "tuned": a job of the tuned recipe, whose best settings `execute` applies; `fraction` and
+    `method`: the irregular-sampling question's job, CSFT's `missing_mask` on for method
+    time_aware)."""
     model = classifier_model(config, w["classifier"])
     job = ClassifyJob(
         model, w["name"], w["policy"], int(w["seed"]), config["device"],
@@ -112,7 +128,19 @@ def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> Classify
     if "reading" in w:  # the sensitivity stage: CSFT's recipe under one reading
         recipe = reading_settings(config, w["reading"], recipe)
         where = tracking_for(config, "sensitivity", f"{w['reading']}/{w['name']}/{job.seed}")
-    return ClassifySettings(job, recipe, data, where)
+    if "arm" in w:  # the objectives question: CSFT's recipe under one arm
+        recipe = objectives_arm_settings(config, w["arm"], recipe)
+        where = tracking_for(config, "questions/objectives", f"{w['arm']}/{w['name']}/{job.seed}")
+    irregular = None
+    if "fraction" in w:  # open question 2 (docs/open_questions.md): irregular sampling
+        irregular = {"p": float(w["fraction"]), "method": w["method"]}
+        if w["method"] == "time_aware":
+            recipe["architecture"] = {**recipe["architecture"], "missing_mask": True}
+        where = tracking_for(
+            config, "questions/irregular",
+            f"{w['classifier']}+{w['method']}/p{w['fraction']}/{w['name']}/{job.seed}",
+        )  # fmt: skip
+    return ClassifySettings(job, recipe, data, where, irregular)
 
 
 def load_splits(settings: ClassifySettings, inputs: Mapping[str, str], config: Mapping):
@@ -131,6 +159,9 @@ def load_splits(settings: ClassifySettings, inputs: Mapping[str, str], config: M
         where, files = paths, custom.relpaths()
     for split, part in (("TRAIN", dataset.train), ("TEST", dataset.test)):
         part.series = lengthen_short(part.series, data.min_length, data.short_series, where[split])
+        if settings.irregular is not None:  # after scaling: the archive's own, by default
+            irregular = Irregular(**settings.irregular, seed=job.seed)
+            part.series = remove_from_series(part.series, irregular, job.dataset, split)
     splits = seal(dataset, job.selection, data.validation_fraction, job.seed)
     return splits, files, custom
 
@@ -196,6 +227,9 @@ def execute(
             record["mlflow_run_id"] = mlflow_run.info.run_id
     for record in records:
         record.pop("history", None)  # per-epoch rows live in MLflow
+        if settings.irregular is not None:
+            irregular = settings.irregular
+            record.update(missing_p=irregular["p"], missing_method=irregular["method"])
     atomic.write_text(outputs["metrics"], json.dumps(records, indent=2, sort_keys=True))
 
 

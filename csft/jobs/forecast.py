@@ -23,10 +23,19 @@ import torch
 from torch.utils.data import Dataset
 
 from csft import atomic, diagnostics, metrics, tracking, tuning
-from csft.config import analysis_settings, model_settings, reading_settings, uf_eval_lookbacks
+from csft.config import (
+    analysis_settings,
+    channels_arm_settings,
+    model_settings,
+    objectives_arm_settings,
+    objectives_block,
+    reading_settings,
+    uf_eval_lookbacks,
+)
 from csft.data.custom import CustomDataset
 from csft.data.download import sha256_of
 from csft.data.ett import CroppedWindows, ETTSeries, RandomLookbackCollate
+from csft.data.irregular import Irregular, IrregularSeries
 from csft.device import DEVICES, device_of, resolve_device
 from csft.jobs import pretrain as pretrain_job
 from csft.jobs.common import (
@@ -113,6 +122,9 @@ class ForecastSettings(PlainDict):
     pretraining: dict | None  # the recipe of the encoder it fine-tunes; None: no pretraining
     mode: str  # finetune | probe (the pretrained encoder frozen)
     tracking: Tracking
+    # irregular sampling (csft.data.irregular): {"p": removed fraction, "method": interpolate |
+    # time_aware | none} applied to every input window; None: the series as it is
+    irregular: dict | None = None
 
     def __post_init__(self) -> None:
         check(isinstance(self.job, ForecastJob), "ForecastSettings.job", self.job, "a ForecastJob")
@@ -120,26 +132,44 @@ class ForecastSettings(PlainDict):
         check_recipe("ForecastSettings.training", self.training, forecast.TrainingConfig)
         check_recipe("ForecastSettings.pretraining", self.pretraining, PretrainConfig, True)
         check_choice("ForecastSettings.mode", self.mode, MODES)
+        if self.irregular is not None:
+            check_mapping("ForecastSettings.irregular", self.irregular)
+            Irregular(**self.irregular, seed=self.job.seed)  # a bad p or method fails here
 
     def params(self) -> dict:
         """What decides the job's result: its MLflow params and its checkpoint's fingerprint."""
-        return {
+        params = {
             "job": dataclasses.asdict(self.job),
             "architecture": dict(self.architecture),
             "training": dict(self.training),
             "pretraining": dict(self.pretraining or {}),
             "mode": self.mode,
         }
+        if self.irregular is not None:  # absent otherwise: no other job's params change
+            params["irregular"] = dict(self.irregular)
+        return params
 
 
 def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
     """The settings of the job a rule's wildcards `w` name: a main-track run (`lookback`), a uf
     run (`low`, `high`, `placement`), an analysis variant (`variant`, analysis look-back) or a
-    sensitivity reading of CSFT (`reading`, the stage's look-back); `recipe` "tuned": a
+    sensitivity reading of CSFT (`reading`, the stage's look-back), an objectives arm (`arm`,
+    `mode`: finetune or probe, the question's look-back), an arm of the channels question
+    (`arm` without `mode`: its look-back, every channel); `recipe` "tuned": a
     main-track run of the tuned recipe (the tuning study's best settings are applied by
-    `execute`)."""
+    `execute`); `fraction` and `method`: the irregular-sampling question's job (model `model`,
+    that fraction of time points removed, coped with by `method`; no pretraining)."""
     dataset, horizon, seed = w["dataset"], int(w["horizon"]), int(w["seed"])
-    if "variant" in w:
+    features = config["ett"]["features"]
+    irregular = None
+    if "fraction" in w:  # open question 2 (docs/open_questions.md): irregular sampling
+        lookback = int(config["questions"]["irregular"]["forecast"].get("lookback", 512))
+        resolved = irregular_settings(config, w["model"], w["method"], dataset, horizon)
+        irregular = {"p": float(w["fraction"]), "method": w["method"]}
+        lookbacks = (lookback, lookback + 1), (lookback,)
+        part = "questions/irregular"
+        name = f"{w['model']}+{w['method']}/p{w['fraction']}/{dataset}/L{lookback}"
+    elif "variant" in w:
         lookback = int(config["analysis"]["lookback"])
         resolved = analysis_settings(config, w["variant"], dataset, horizon)
         lookbacks = (lookback, lookback + 1), (lookback,)
@@ -150,6 +180,18 @@ def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
         resolved = reading_settings(config, w["reading"], base)
         lookbacks = (lookback, lookback + 1), (lookback,)
         part, name = "sensitivity", f"{w['reading']}/{dataset}/L{lookback}"
+    elif "arm" in w and "mode" in w:  # the objectives question: one arm, in `mode`
+        lookback = int(objectives_block(config)["forecast"].get("lookback", 512))
+        base = model_settings(config, "csft", dataset, horizon)
+        resolved = {**objectives_arm_settings(config, w["arm"], base), "mode": w["mode"]}
+        lookbacks = (lookback, lookback + 1), (lookback,)
+        part, name = "questions/objectives", f"{w['arm']}/{w['mode']}/{dataset}/L{lookback}"
+    elif "arm" in w:  # the channels question: CSFT's recipe under one arm, every channel
+        lookback = int(config["questions"]["channels"]["lookback"])
+        base = model_settings(config, "csft", dataset, horizon)
+        resolved = channels_arm_settings(config, w["arm"], base)
+        lookbacks = (lookback, lookback + 1), (lookback,)
+        part, name, features = "questions/channels", f"{w['arm']}/{dataset}/L{lookback}", "M"
     elif "placement" in w:
         low, high = int(w["low"]), int(w["high"])
         resolved = model_settings(config, w["model"], dataset, horizon)
@@ -165,12 +207,25 @@ def resolve(config: Mapping, w: Mapping[str, str]) -> ForecastSettings:
         part, name = "tuning", f"tuned/{name}"
     job = ForecastJob(
         resolved["model"], dataset, horizon, seed, *lookbacks,
-        features=config["ett"]["features"], device=config["device"],
+        features=features, device=config["device"],
     )  # fmt: skip
     return ForecastSettings(
         job, resolved["architecture"], resolved["training"], resolved["pretraining"],
-        resolved["mode"], tracking_for(config, part, f"{name}/H{horizon}/{seed}"),
+        resolved["mode"], tracking_for(config, part, f"{name}/H{horizon}/{seed}"), irregular,
     )  # fmt: skip
+
+
+def irregular_settings(
+    config: Mapping, model: str, method: str, dataset: str, horizon: int
+) -> dict:
+    """`model`'s recipe for the irregular-sampling question: its models.* settings, trained
+    from scratch (no self-supervised pretraining: every model and method alike, so only the way
+    the input is handled differs), with CSFT's `missing_mask` on for the time-aware method."""
+    resolved = model_settings(config, model, dataset, horizon)
+    resolved.update(pretraining=None, mode="finetune")
+    if method == "time_aware":
+        resolved["architecture"]["missing_mask"] = True
+    return resolved
 
 
 @dataclass
@@ -458,6 +513,8 @@ def write_outputs(
         write_features(outputs["features"], result, job.model)
     write_history(outputs["history"], result.history)
     extra = {"train_seconds": seconds, "n_parameters": n_parameters(result.model)}
+    if settings.irregular is not None:
+        extra.update(missing_p=settings.irregular["p"], missing_method=settings.irregular["method"])
     records = [{**r, **extra, "mlflow_run_id": run_id} for r in result.records]
     atomic.write_text(outputs["metrics"], json.dumps(records, indent=2, sort_keys=True))
 
@@ -478,6 +535,9 @@ def execute(
         changed, tuned_tags = tuning.tuned(settings.to_dict(), inputs["best"], identity)
         settings = ForecastSettings.from_dict(changed)
     data = load_data(inputs["csv"], job.dataset, job.max_lookback, job.features, config)
+    if settings.irregular is not None:  # the input windows lose their removed points
+        irregular = Irregular(**settings.irregular, seed=job.seed)
+        data = dataclasses.replace(data, series=IrregularSeries.of(data.series, irregular))
     pretrained = load_pretrained(settings, inputs.get("encoder"), data.series.n_channels)
     pretrained_tags = pretrained["tags"] if pretrained else {}
     inputs_sha256 = {"pretrained": pretrained_tags.get("pretrained.sha256"), "data": data.sha256}

@@ -47,6 +47,9 @@ from csft.training.pretrain import PretrainConfig, pretrain, window_batches
 from csft.training.seeding import seed_everything
 
 FORMAT = 1  # of the saved file; a change of layout bumps it
+# Architecture keys of what sits between the encoder and the head: no part of an encoder's
+# identity, so forecasters that differ only there fine-tune the same encoder file.
+HEAD_KEYS = ("channel_mixing", "individual_head")
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def resolve(config: Mapping, w: Mapping[str, str]) -> PretrainSettings:
         name = f"forecast_uf/{w['model']}/{dataset}/I{low}-{high}/{w['placement']}"
     else:
         resolved = pretraining_settings(config, w["group"], w["name"], dataset)
+        features = "M" if w["group"] == "channels" else features  # every channel, as its jobs
         job = PretrainJob(dataset, int(w["lookback"]), seed, features, config["device"])
         name = f"{w['group']}/{w['name']}/{dataset}/L{job.lookback}"
     return PretrainSettings(
@@ -182,7 +186,8 @@ class _Chained:
 
 
 def encoder_settings(job: PretrainJob, architecture: Mapping, n_channels: int) -> dict:
-    """What a fine-tuning job must share with the encoder it starts from."""
+    """What a fine-tuning job must share with the encoder it starts from (not what sits
+    between the encoder and the head: HEAD_KEYS)."""
     return {
         "dataset": job.dataset,
         "features": job.features,
@@ -190,7 +195,7 @@ def encoder_settings(job: PretrainJob, architecture: Mapping, n_channels: int) -
         "interval": list(job.interval) if job.interval else None,
         "n_channels": n_channels,
         "seed": job.seed,
-        "architecture": dict(architecture),
+        "architecture": {k: v for k, v in architecture.items() if k not in HEAD_KEYS},
     }
 
 

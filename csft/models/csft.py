@@ -17,8 +17,18 @@ docs/csft.md):
   resampled (anti-aliased, csft.data.resampling) to the grid length 2^k, so H_L is exactly one
   token. The other placements of the uf track (csft.models.placement: length_aware, pad_mask,
   crop) are the config field `placement`; pad_mask's grid is 2^(k+1), so it runs one CTL more.
+- missing values (`missing_mask`, open question 2, docs/open_questions.md): NaN in the input
+  marks a time point that was not observed; the patch embedding sees [values * mask, mask] per
+  patch (2 l_p inputs), RevIN and the input norm use observed points only, and a token whose
+  patch (or, at coarser scales, every patch it covers) is unobserved is a key padding token in
+  every attention and holds zeros, as pad_mask's padding. A value at a removed point is never
+  read (tests/test_irregular.py changes it and checks that no output moves).
 Forecasting (channel independent): RevIN -> each channel through the encoder -> a linear head
-over the flattened {H_0..H_L} -> horizon, then RevIN inverted.
+over the flattened {H_0..H_L} -> horizon, then RevIN inverted. `channel_mixing` (off by default;
+the open question of docs/open_questions.md) adds, between the encoder and the head, attention
+across the channels of one sample at each token position of every scale (residual + LayerNorm),
+so each channel's tokens can read the others'; the encoder itself stays channel independent.
+`individual_head` (off) gives each channel its own linear head (PatchTST's `individual`).
 """
 
 from __future__ import annotations
@@ -172,6 +182,32 @@ class ConvLikeTransformerLayer(nn.Module):
         return zero_padding(fused, padding), weights
 
 
+class ChannelMixing(nn.Module):
+    """Cross-channel attention on one scale: at each token position, every channel's token
+    attends to the tokens of all C channels of its sample at that position, then residual +
+    LayerNorm (as the cross-scale fusion). Queries and keys carry a learned embedding of the
+    channel's identity, so a channel can pick which others it reads; values are the tokens."""
+
+    def __init__(self, width: int, n_channels: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_channels = n_channels
+        self.identity = nn.Parameter(0.02 * torch.randn(n_channels, width))  # (C, d)
+        self.attention = nn.MultiheadAttention(width, n_heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B*C, P, d), the C channels of a sample consecutive -> (B*C, P, d)."""
+        n, p, d = tokens.shape
+        c = self.n_channels
+        if n % c:
+            raise ValueError(f"{n} series are not a whole number of samples of {c} channels")
+        x = tokens.reshape(n // c, c, p, d).transpose(1, 2).reshape(-1, c, d)  # (B*P, C, d)
+        keyed = x + self.identity  # (B*P, C, d)
+        mixed, _ = self.attention(keyed, keyed, x, need_weights=False)  # (B*P, C, d)
+        x = self.norm(x + mixed)
+        return x.reshape(n // c, p, c, d).transpose(1, 2).reshape(n, p, d)  # (B*C, P, d)
+
+
 def random_patch_mask(n: int, n_patches: int, n_real: int, ratio: float) -> torch.Tensor:
     """(n, n_patches) bool: per series, round(ratio * n_real) of its first n_real patches (at
     least one), drawn uniformly from torch's global generator; padding patches never."""
@@ -182,8 +218,11 @@ def random_patch_mask(n: int, n_patches: int, n_real: int, ratio: float) -> torc
 
 
 def zero_padding(tokens: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
-    """tokens (N, P, d) with the padding tokens ((P,) True) set to zero; None: unchanged."""
-    return tokens if padding is None else tokens.masked_fill(padding[None, :, None], 0.0)
+    """tokens (N, P, d) with the padding tokens ((P,) or, per series, (N, P) True) set to
+    zero; None: unchanged."""
+    if padding is None:
+        return tokens
+    return tokens.masked_fill((padding if padding.dim() == 2 else padding[None])[..., None], 0.0)
 
 
 # ----------------------------------------------------------------------------- model
@@ -197,7 +236,7 @@ class CSFTConfig:
         "T of the forecasting input (the job's look-back; any T of its log2 interval is accepted)."
     )
     horizon: int = supplied("Forecast length H (the job's horizon).")
-    n_channels: int = supplied("Channels C (channel independent: only RevIN sees it).")
+    n_channels: int = supplied("Channels C (only RevIN and channel_mixing see it).")
     patch_len: int = setting(16, "Patch length = stride (l_p = s_p).", minimum=1)
     repatch: int = fixed(2, "l_rp, tokens merged per CTL (the log2 length rule assumes 2).")
     d_model: int = setting(16, "Width d_0 of the finest scale.", minimum=1)
@@ -215,6 +254,15 @@ class CSFTConfig:
     attention_residual: bool = setting(True, "Residual + LayerNorm around cross-scale attention.")
     head_dropout: float = setting(0.0, "Dropout before the forecasting head.", minimum=0, maximum=1)
     revin: bool = setting(True, "Reversible instance normalization of the input.")
+    channel_mixing: bool = setting(
+        False,
+        "Forecasting: attention across channels at each token position of every scale, "
+        "between the encoder and the head (off: channel independent, as the paper).",
+    )
+    individual_head: bool = setting(
+        False,
+        "Forecasting: one linear head per channel (off: one head shared by every channel).",
+    )
     input_norm: InputNorm = setting(
         "instance",
         "instance: each series z-normalised on its grid before patching (level and scale "
@@ -226,6 +274,12 @@ class CSFTConfig:
         "How a look-back of any T in the interval meets the grid (csft.models.placement): the "
         "paper's resample, or length_aware, pad_mask, crop; the uf track's axis, set by the job.",
         "resample",
+    )
+    missing_mask: bool = setting(
+        False,
+        "Time-aware input (irregular sampling): NaN marks an unobserved time point; patches "
+        "are embedded as [values * mask, mask] and fully unobserved tokens are key padding in "
+        "every attention. Needs T = 2^k (no resampling) and placement resample.",
     )
 
     def __post_init__(self) -> None:
@@ -245,6 +299,11 @@ class CSFTConfig:
             raise ValueError("repatch must be 2: the log2 length rule assumes halving per CTL")
         if self.d_max and self.d_max < self.d_model:
             raise ValueError(f"d_max={self.d_max} is below d_model={self.d_model}")
+        if self.missing_mask and self.placement != "resample":
+            raise ValueError(
+                "missing_mask works on the regular grid (placement resample), "
+                f"not {self.placement!r}"
+            )
 
     @property
     def plan(self) -> LengthPlan:
@@ -282,6 +341,7 @@ class Scales:
     grid: torch.Tensor  # the input on its grid, after input_norm: (N, grid_length)
     real_length: int | None = None  # pad_mask: grid points before the padding (None: all)
     masked: torch.Tensor | None = None  # masked reconstruction: (N, P_0) True at zeroed patches
+    observed: torch.Tensor | None = None  # missing_mask: (N, grid_length) True where observed
 
 
 class CSFTEncoder(nn.Module):
@@ -291,7 +351,8 @@ class CSFTEncoder(nn.Module):
         super().__init__()
         self.config = config
         widths = config.widths()
-        self.embed = nn.Linear(config.patch_len, widths[0])
+        # missing_mask: each patch's values and its observation mask, side by side
+        self.embed = nn.Linear(config.patch_len * (2 if config.missing_mask else 1), widths[0])
         self.embed_norm = nn.LayerNorm(widths[0]) if config.embed_norm else nn.Identity()
         self.register_buffer(
             "positions", sinusoidal_positions(config.tokens()[0], widths[0]), persistent=False
@@ -307,9 +368,15 @@ class CSFTEncoder(nn.Module):
         self.length_embed = nn.Linear(1, widths[0]) if config.placement == "length_aware" else None
 
     def check_input(self, x: torch.Tensor) -> None:
-        if not torch.isfinite(x).all():
+        if self.config.missing_mask:  # NaN = not observed; infinities are still errors
+            if torch.isinf(x).any():
+                raise ValueError("CSFT input contains infinite values")
+            if torch.isnan(x).all(dim=-1).any():
+                raise ValueError("a series with no observed time point (all NaN)")
+        elif not torch.isfinite(x).all():
             raise ValueError(
-                "CSFT input contains NaN or infinite values; clean or impute them first"
+                "CSFT input contains NaN or infinite values; clean or impute them first "
+                "(or set missing_mask: true, which reads NaN as not observed)"
             )
         plan = length_plan(
             x.shape[-1], self.config.patch_len, self.config.min_length, self.config.max_length
@@ -326,6 +393,14 @@ class CSFTEncoder(nn.Module):
         `mask_ratio` > 0: that fraction of H_0's patches zeroed (masked reconstruction)."""
         self.check_input(x)
         config, length = self.config, x.shape[-1]
+        if config.missing_mask:
+            if length != config.grid_length:
+                raise ValueError(
+                    f"missing_mask needs series of exactly {config.grid_length} points (no "
+                    f"resampling of unobserved points), got T={length}"
+                )
+            observed = ~torch.isnan(x)  # (N, T)
+            return self.encode_grid(x.masked_fill(~observed, 0.0), observed=observed)
         if config.placement == "crop":
             grid = placements.crop_to_grid(x, config.grid_length)
             return self.encode_grid(grid, mask_ratio=mask_ratio)
@@ -343,6 +418,7 @@ class CSFTEncoder(nn.Module):
         real_length: int | None = None,
         offset: float | None = None,
         mask_ratio: float = 0.0,
+        observed: torch.Tensor | None = None,
     ) -> Scales:
         """Series already on a grid of 2^j points, 2^j <= this model's grid -> {H_0..H_Lj}.
 
@@ -353,6 +429,8 @@ class CSFTEncoder(nn.Module):
         `mask_ratio` > 0 (masked reconstruction, as PatchTST's self-supervised mode): that
         fraction of each series' real patches, drawn from torch's generator, zeroed before the
         embedding; Scales.masked marks them, Scales.grid keeps their values (the targets).
+        `observed` (missing_mask): (N, 2^j) True at observed points; the values elsewhere are
+        never read, and tokens covering no observed point are key padding at every scale.
         """
         config, length = self.config, grid.shape[-1]
         depth = math.log2(length / config.patch_len)
@@ -360,6 +438,12 @@ class CSFTEncoder(nn.Module):
             raise ValueError(
                 f"grid length {length} is not patch_len * 2^L with L <= {config.n_ctl}"
             )
+        if config.missing_mask:
+            if real_length is not None or mask_ratio > 0:
+                raise ValueError("missing_mask encodes a grid with its `observed` mask only")
+            if observed is None:  # a grid placed elsewhere (classification): NaN = unobserved
+                observed = ~torch.isnan(grid)
+            return self.encode_observed(grid, observed, int(depth))
         if real_length is not None and not 0 < real_length <= length:
             raise ValueError(f"real_length {real_length} must be in [1, {length}]")
         if real_length is not None:
@@ -397,6 +481,37 @@ class CSFTEncoder(nn.Module):
             attention.append(weights)
         return Scales(hidden, attention, grid, real_length, masked)
 
+    def encode_observed(self, grid: torch.Tensor, observed: torch.Tensor, depth: int) -> Scales:
+        """missing_mask: grid (N, 2^j) whose values count only where `observed` (N, 2^j) is
+        True -> {H_0..H_L}. Input norm over observed points; patches embedded as [values * mask,
+        mask]; a token that covers no observed point is key padding (per series) at its scale.
+        """
+        config, weight = self.config, observed.to(grid.dtype)  # (N, 2^j)
+        values = grid.masked_fill(~observed, 0.0)  # never read beyond this line where unobserved
+        if config.input_norm == "instance":
+            count = weight.sum(dim=1, keepdim=True).clamp(min=1)  # (N, 1)
+            mean = values.sum(dim=1, keepdim=True) / count
+            var = ((values - mean) * weight).pow(2).sum(dim=1, keepdim=True) / count
+            values = (values - mean) / torch.sqrt(var + 1e-5) * weight  # (N, 2^j), 0 unobserved
+        patches = values.unfold(-1, config.patch_len, config.patch_len)  # (N, P_0, l_p)
+        masks = weight.unfold(-1, config.patch_len, config.patch_len)  # (N, P_0, l_p)
+        tokens = self.embed_norm(self.embed(torch.cat([patches, masks], dim=-1)))  # (N, P_0, d_0)
+        tokens = tokens + self.positions[: patches.shape[1]]
+        padding = [masks.sum(dim=-1) == 0]  # (N, P_0): True where no point is observed
+        for _ in range(depth):
+            missing = padding[-1]
+            if missing.shape[1] % config.repatch:  # repatch pads at the END: padding is missing
+                missing = F.pad(missing, (0, config.repatch - missing.shape[1] % config.repatch),
+                                value=True)  # fmt: skip
+            padding.append(missing.reshape(missing.shape[0], -1, config.repatch).all(dim=-1))
+        hidden = [zero_padding(self.encoder(tokens, src_key_padding_mask=padding[0]), padding[0])]
+        attention = []  # H_0: (N, P_0, d_0)
+        for level, layer in enumerate(self.layers[:depth], start=1):
+            h, weights = layer(hidden[-1], padding[level - 1], padding[level])  # (N, P_l, d_l)
+            hidden.append(h)
+            attention.append(weights)
+        return Scales(hidden, attention, values, None, None, observed)
+
     def encode(self, x: torch.Tensor, mask_ratio: float = 0.0) -> Scales:
         """x: (N, T) in this model's interval, or (N, 2^j) already on a shallower interval's
         grid (the per-interval policy) -> Scales; the one entry point for both."""
@@ -413,7 +528,8 @@ class CSFTEncoder(nn.Module):
 
 
 class CSFT(nn.Module):
-    """Forecaster: (B, T, C) look-back -> (B, H, C), channel independent."""
+    """Forecaster: (B, T, C) look-back -> (B, H, C), channel independent unless
+    `channel_mixing`."""
 
     Config = CSFTConfig
     pretrains = True  # its `encoder` is pretrained self-supervised (csft.jobs.pretrain)
@@ -425,9 +541,28 @@ class CSFT(nn.Module):
         self.revin = RevIN(config.n_channels) if config.revin else None
         self.encoder = CSFTEncoder(config)
         features = sum(p * d for p, d in zip(config.tokens(), config.widths(), strict=True))
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(config.head_dropout), nn.Linear(features, config.horizon)
-        )
+        self.mixing = None
+        if config.channel_mixing:
+            if config.placement == "pad_mask":
+                raise ValueError("channel_mixing is not defined for placement pad_mask")
+            self.mixing = nn.ModuleList(
+                ChannelMixing(width, config.n_channels, config.n_heads, config.dropout)
+                for width in config.widths()
+            )
+        self.head = None
+        if config.individual_head and config.n_channels > 1:  # one map per channel: (C, F, H)
+            bound = 1 / math.sqrt(features)  # nn.Linear's initialisation, per channel
+            self.channel_heads = nn.Parameter(
+                torch.empty(config.n_channels, features, config.horizon).uniform_(-bound, bound)
+            )
+            self.channel_bias = nn.Parameter(
+                torch.empty(config.n_channels, config.horizon).uniform_(-bound, bound)
+            )
+            self.channel_dropout = nn.Dropout(config.head_dropout)
+        else:
+            self.head = nn.Sequential(
+                nn.Flatten(), nn.Dropout(config.head_dropout), nn.Linear(features, config.horizon)
+            )
 
     def represent(self, x: torch.Tensor) -> torch.Tensor:
         """Frozen features of univariate series x: (N, T) -> H_L, (N, d_L) (shared analysis API)."""
@@ -440,11 +575,19 @@ class CSFT(nn.Module):
         if self.config.placement == "crop":  # before RevIN: its statistics see what the model sees
             x = x[:, -self.config.grid_length :]  # (B, 2^k, C)
         if self.revin is not None:
-            x, stats = self.revin.normalize(x)  # (B, T, C)
+            observed = ~torch.isnan(x) if self.config.missing_mask else None  # (B, T, C)
+            x, stats = self.revin.normalize(x, observed)  # (B, T, C), NaN stays NaN
         series = x.transpose(1, 2).reshape(b * c, -1)  # (B*C, T)
-        scales = self.encoder(series)
-        flat = torch.cat([h.flatten(1) for h in scales.hidden], dim=1)  # (B*C, sum P_l d_l)
-        y = self.head(flat).reshape(b, c, -1).transpose(1, 2)  # (B, H, C)
+        hidden = self.encoder(series).hidden  # H_l: (B*C, P_l, d_l)
+        if self.mixing is not None:
+            hidden = [mix(h) for mix, h in zip(self.mixing, hidden, strict=True)]
+        flat = torch.cat([h.flatten(1) for h in hidden], dim=1)  # (B*C, sum P_l d_l)
+        if self.head is None:  # individual heads
+            flat = self.channel_dropout(flat).reshape(b, c, -1)  # (B, C, features)
+            y = torch.einsum("bcf,cfh->bhc", flat, self.channel_heads)  # (B, H, C)
+            y = y + self.channel_bias.T  # (H, C)
+        else:
+            y = self.head(flat).reshape(b, c, -1).transpose(1, 2)  # (B, H, C)
         return self.revin.denormalize(y, stats) if self.revin is not None else y
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -60,8 +61,24 @@ class RevIN(nn.Module):
             self.weight = nn.Parameter(torch.ones(n_channels))
             self.bias = nn.Parameter(torch.zeros(n_channels))
 
-    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x: (B, L, C) -> (normalized (B, L, C), statistics for `denormalize`)."""
+    def normalize(
+        self, x: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """x: (B, L, C) -> (normalized (B, L, C), statistics for `denormalize`).
+
+        `observed` (B, L, C) bool: statistics over the observed points only; the others (any
+        value, NaN included) are never read and come back as NaN (irregular sampling)."""
+        if observed is not None:
+            weight = observed.to(x.dtype)
+            count = weight.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1, C)
+            values = x.masked_fill(~observed, 0.0)
+            mean = (values.sum(dim=1, keepdim=True) / count).detach()  # (B, 1, C)
+            var = ((values - mean) * weight).pow(2).sum(dim=1, keepdim=True) / count
+            std = torch.sqrt(var + self.eps).detach()  # (B, 1, C)
+            z = ((values - mean) / std).masked_fill(~observed, float("nan"))
+            if self.affine:
+                z = z * self.weight + self.bias
+            return z, (mean, std)
         mean = x.mean(dim=1, keepdim=True).detach()  # (B, 1, C)
         std = torch.sqrt(
             x.var(dim=1, keepdim=True, unbiased=False) + self.eps
@@ -99,3 +116,52 @@ def transformer_encoder(
         width, n_heads, dim_feedforward=ffn_ratio * width, dropout=dropout, batch_first=True
     )
     return nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+
+
+# TS2Vec's hierarchical contrastive loss (official code: models/losses.py); TS2Vec trains with
+# it, and CSFT's optional contrastive pretraining term applies it to every scale's tokens.
+
+
+def _contrast(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a, b: (G, M, C), M items per group in two views -> mean over the 2M anchors of every
+    group of -log softmax of the anchor's other view, against the other 2M - 2 items of its
+    group (itself excluded); 0 when M = 1 (no negatives)."""
+    g, m, _ = a.shape
+    if m == 1:
+        return a.new_zeros(())
+    z = torch.cat([a, b], dim=1)  # (G, 2M, C)
+    sim = z @ z.transpose(1, 2)  # (G, 2M, 2M)
+    self_pairs = torch.eye(2 * m, dtype=torch.bool, device=z.device)
+    log_p = F.log_softmax(sim.masked_fill(self_pairs, float("-inf")), dim=-1)  # (G, 2M, 2M)
+    anchors = torch.arange(2 * m, device=z.device)
+    return -log_p[:, anchors, (anchors + m) % (2 * m)].mean()
+
+
+def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """z1, z2: (B, T, C): at each step, the same series' other view against the batch."""
+    return _contrast(z1.transpose(0, 1), z2.transpose(0, 1))
+
+
+def temporal_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """z1, z2: (B, T, C): within each series, the same step's other view against other steps."""
+    return _contrast(z1, z2)
+
+
+def hierarchical_contrastive_loss(
+    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal_unit: int = 0
+) -> torch.Tensor:
+    """z1, z2: (B, T, C) the two views' overlap -> scalar: the mean over pooling levels (max-pool
+    by 2 along time until one step) of alpha * instance + (1 - alpha) * temporal contrast (the
+    temporal term from level temporal_unit on, none at length 1)."""
+    loss = z1.new_zeros(())
+    levels = 0
+    while True:
+        if alpha != 0:
+            loss = loss + alpha * instance_contrastive_loss(z1, z2)
+        if z1.size(1) == 1:
+            return loss / (levels + 1)
+        if levels >= temporal_unit and alpha != 1:
+            loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2)
+        levels += 1
+        z1 = F.max_pool1d(z1.transpose(1, 2), kernel_size=2).transpose(1, 2)
+        z2 = F.max_pool1d(z2.transpose(1, 2), kernel_size=2).transpose(1, 2)

@@ -47,6 +47,20 @@ def pad_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:
     return F.pad(x, (0, grid - x.shape[-1]))
 
 
+def place_observed(x: torch.Tensor, grid: int) -> torch.Tensor:
+    """x: (T,) with NaN at unobserved points -> (grid,): each observed point at its timestamp,
+    t * grid / T rounded down (several in one slot: their mean), NaN where none falls: CSFT's
+    time-aware input (`missing_mask`) on a grid, never a value made up for a missing point."""
+    length = x.shape[-1]
+    observed = ~torch.isnan(x)
+    slots = (torch.arange(length, device=x.device) * grid) // length  # (T,)
+    sums = torch.zeros(grid, dtype=x.dtype, device=x.device)
+    counts = torch.zeros(grid, dtype=x.dtype, device=x.device)
+    sums.index_add_(0, slots[observed], x[observed])
+    counts.index_add_(0, slots[observed], torch.ones_like(x[observed]))
+    return torch.where(counts > 0, sums / counts.clamp(min=1), torch.nan)  # (grid,)
+
+
 def length_offset(length: int, interval_low: int) -> float:
     """log2(T / 2^k) in [0, 1): where T sits inside its interval, the fact `resample` hides."""
     return math.log2(length / interval_low)

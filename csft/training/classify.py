@@ -18,6 +18,7 @@ from csft.data.resampling import resample
 from csft.data.splits import ucr_validation_split
 from csft.data.ucr import UCRDataset, UCRSplit
 from csft.device import device_of
+from csft.models import placement as placements
 from csft.models.csft import CSFTConfig, length_plan, place_on_grid
 from csft.training.loop import Loop
 
@@ -415,9 +416,17 @@ def csft_groups(
         grids.setdefault(grid, []).append(i)
     groups = []
     for grid, index in sorted(grids.items()):
-        x = torch.stack(
-            [place_on_grid(torch.as_tensor(series[i]).view(1, -1), grid)[0] for i in index]
-        )
+        if config.missing_mask:  # time-aware: observed points at their timestamps, NaN elsewhere
+            x = torch.stack(
+                [
+                    placements.place_observed(torch.as_tensor(series[i], dtype=torch.float32), grid)
+                    for i in index
+                ]  # fmt: skip
+            )
+        else:
+            x = torch.stack(
+                [place_on_grid(torch.as_tensor(series[i]).view(1, -1), grid)[0] for i in index]
+            )
         groups.append(Group(np.array(index), x, torch.as_tensor(labels[index])))
     return groups
 

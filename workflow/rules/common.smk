@@ -62,7 +62,7 @@ wildcard_constraints:
     high=r"\d+",
     seed=r"\d+",
     variant="[a-z0-9_]+",
-    group="forecast|analysis|sensitivity|tuned",
+    group="forecast|analysis|sensitivity|channels|tuned",
     placement="resample|length_aware|pad_mask|crop",
 
 
@@ -87,6 +87,7 @@ def init_tracking():
                 "lengths",
                 "sensitivity",
                 "tuning",
+                *(f"questions/{name}" for name in config["questions"]),
             )
         ],
         config["tracking"]["artifact_root"],
