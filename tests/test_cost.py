@@ -231,8 +231,8 @@ def test_the_open_questions_are_priced_as_their_jobs_resolve():
          "seed": "2021"}  # fmt: skip
     (work,) = cost.job_work(config, "train_objectives", w)
     assert work.steps == 3 * 20 and work.windows > 0
-    assert cost.job_work(config, "classify_objectives",
-                         {"arm": "both", "name": "GunPoint", "policy": "common", "seed": "1"})  # fmt: skip
+    ucr = {"arm": "both", "name": "GunPoint", "policy": "common", "seed": "1"}
+    assert cost.job_work(config, "classify_objectives", ucr)
     config = cost.load_config(["config/irregular_check.yaml"])
     w = {"model": "csft", "method": "interpolate", "fraction": "0.3", "dataset": "ETTh1",
          "horizon": "96", "seed": "2021"}  # fmt: skip
