@@ -529,9 +529,13 @@ def channels_arms(config: Mapping) -> dict[str, dict]:
 
 def channels_arm_settings(config: Mapping, arm: str, settings: Mapping) -> dict:
     """`settings` (a CSFT job's resolved recipe) under the channels arm `arm`."""
-    arms = channels_arms(config)
+    return _under_arm(channels_arms(config), "channels", arm, settings)
+
+
+def _under_arm(arms: Mapping[str, Mapping], question: str, arm: str, settings: Mapping) -> dict:
+    """A copy of `settings` with the arm's {dotted path: value} changes applied."""
     if arm not in arms:
-        raise ValueError(f"no channels arm {arm!r}; the config has {list(arms)}")
+        raise ValueError(f"no {question} arm {arm!r}; the config has {list(arms)}")
     changed = copy.deepcopy(dict(settings))
     for path, value in arms[arm].items():
         changed = with_setting(changed, path, value)
@@ -576,13 +580,7 @@ def objectives_arms(config: Mapping) -> dict[str, dict[str, Any]]:
 
 def objectives_arm_settings(config: Mapping, arm: str, settings: Mapping) -> dict:
     """`settings` (a CSFT job's resolved recipe) under the objectives arm `arm`."""
-    arms = objectives_arms(config)
-    if arm not in arms:
-        raise ValueError(f"no objectives arm {arm!r}; the config has {list(arms)}")
-    changed = copy.deepcopy(dict(settings))
-    for path, value in arms[arm].items():
-        changed = with_setting(changed, path, value)
-    return changed
+    return _under_arm(objectives_arms(config), "objectives", arm, settings)
 
 
 def channels_encoder_arm(config: Mapping, arm: str) -> str:
