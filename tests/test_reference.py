@@ -88,6 +88,28 @@ def test_a_csv_block_shows_the_named_columns_and_links_the_figure(tmp_path):
         reference.render(doc.replace("figure -->", "nope -->"), ref, tmp_path)
 
 
+def test_a_csv_block_keeps_only_the_rows_its_filter_names(tmp_path):
+    """One table may take some rows from one run and the rest from another: `where COL~RE`
+    keeps the matching rows, `!~` the others; a filter that keeps nothing is an error."""
+    import pandas as pd
+
+    path = tmp_path / "claims.csv"
+    pd.DataFrame({"claim": ["ETT MSE-uf", "ETT MAE-uf", "UCR accuracy"], "v": [1, 2, 3]}).to_csv(
+        path, index=False
+    )
+    ett = reference.csv_table(path, ["claim", "v"], tmp_path, "claim~^ETT")
+    assert "ETT MSE-uf" in ett and "ETT MAE-uf" in ett and "UCR" not in ett
+    rest = reference.csv_table(path, ["claim", "v"], tmp_path, "claim!~^ETT")
+    assert "UCR accuracy | 3" in rest and "ETT" not in rest
+    with pytest.raises(ValueError, match=r"claims.csv: no row where claim~\^TS"):
+        reference.csv_table(path, ["claim"], tmp_path, "claim~^TS")
+    with pytest.raises(ValueError, match=r"no column\(s\) \['verdict'\]"):
+        reference.csv_table(path, ["claim"], tmp_path, "verdict~x")
+    block = "<!-- reference check/tables/claims.csv claim,v where claim!~uf -->\n"
+    match = reference.BLOCK.search(block + "<!-- /reference -->")
+    assert match["columns"] == "claim,v" and match["where"] == "claim!~uf"
+
+
 def test_a_csv_block_rounds_floats_to_three_digits_and_escapes_pipes(tmp_path):
     import pandas as pd
 

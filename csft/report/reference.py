@@ -23,6 +23,11 @@ or, for a table of some columns of a CSV (a `figure` column becomes a link to th
 shown to 3 significant digits; cells unpadded, so a wide table stays short),
 
     <!-- reference NAME/tables/FILE.csv claim,paper,ours,verdict,figure -->
+
+with, optionally, only the rows whose column matches (`~`) or does not match (`!~`) a regular
+expression, so one table can take some rows from one run and the rest from another:
+
+    <!-- reference NAME/tables/FILE.csv claim,paper,ours,verdict where claim~^ETT -->
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ TABLE_SUFFIXES = (".md", ".csv", ".json")
 FIGURE_SUFFIXES = (".png",)  # the pdf twins stay in results/
 BLOCK = re.compile(
     r"(?P<open><!-- reference (?P<target>[\w.-]+(?:/[\w.-]+)+)"
-    r"(?:#(?P<section>[^\n>]+?)| (?P<columns>[\w,]+))? -->\n)"
+    r"(?:#(?P<section>[^\n>]+?)| (?P<columns>[\w,]+)(?: where (?P<where>\w+!?~[^\n>]+?))?)?"
+    r" -->\n)"
     r"(?P<body>.*?)(?P<close><!-- /reference -->)",
     re.S,
 )
@@ -137,15 +143,24 @@ def rebased(text: str, source: Path, document: Path) -> str:
     return LINK.sub(move, text)
 
 
-def csv_table(path: Path, columns: list[str], document: Path) -> str:
-    """The named columns of a CSV as a markdown table; a `figure` column (a path relative to
-    the run's folder) becomes a link from `document`'s folder."""
+def csv_table(path: Path, columns: list[str], document: Path, where: str | None = None) -> str:
+    """The named columns of a CSV as a markdown table, only the rows `where` ("COLUMN~REGEX" or
+    "COLUMN!~REGEX") keeps; a `figure` column (a path relative to the run's folder) becomes a
+    link from `document`'s folder."""
     import pandas as pd
 
     table = pd.read_csv(path, keep_default_na=False)
-    unknown = [c for c in columns if c not in table.columns]
+    column, negate, pattern = (
+        re.fullmatch(r"(\w+)(!?)~(.+)", where).groups() if where else ("",) * 3
+    )
+    unknown = [c for c in [*columns, column] if c and c not in table.columns]
     if unknown:
         raise ValueError(f"{path}: no column(s) {unknown}; it has {list(table.columns)}")
+    if column:
+        keep = table[column].astype(str).str.contains(pattern, regex=True)
+        table = table[~keep if negate else keep]
+        if table.empty:
+            raise ValueError(f"{path}: no row where {where}")
     table = table[columns]
     if "figure" in columns:
         run = path.parent.parent
@@ -189,6 +204,7 @@ def generated(
     document: Path = ROOT,
     columns: str | None = None,
     heading: str | None = None,
+    where: str | None = None,
 ) -> str:
     """The text of a block: provenance line, then the file (its leading H1 dropped, its links
     rebased to `document`, the folder of the file holding the block), the section under
@@ -199,7 +215,7 @@ def generated(
         raise FileNotFoundError(f"reference block names {target}: {path} does not exist")
     record = json.loads((reference / name / PROVENANCE).read_text())
     if columns:
-        text = csv_table(path, columns.split(","), document)
+        text = csv_table(path, columns.split(","), document, where)
     else:
         text = re.sub(r"\A# [^\n]*\n+", "", path.read_text().strip("\n"))
         if heading:
@@ -213,7 +229,7 @@ def render(text: str, reference: Path = REFERENCE, document: Path = ROOT) -> str
     reference/."""
 
     def block(m: re.Match) -> str:
-        body = generated(m["target"], reference, document, m["columns"], m["section"])
+        body = generated(m["target"], reference, document, m["columns"], m["section"], m["where"])
         return m["open"] + body + m["close"]
 
     return BLOCK.sub(block, text)
