@@ -152,3 +152,14 @@ def test_markdown(table):
             )
             # ETT ranges belong to the forecast tables; the UCR accuracy to classify.md.
             assert (line in markdown.splitlines()) == (r["dataset"] == "ETT")
+
+
+def test_jobs_still_improving_are_counted_per_row_and_old_runs_leave_no_count(jobs):
+    """The claims table withholds a range verdict when most jobs were still improving; the
+    count per row is its input. Records from before it was recorded have no such column."""
+    marked = jobs.assign(still_improving=jobs.seed.isin([2021, 1, 2]))
+    table = summarize_forecast(marked)
+    assert row_of(table, "dlinear", "ETTh1", 96, 336).n_still_improving == 1
+    assert row_of(table, "dlinear", "ETTh2", 96, 96).n_still_improving == 2
+    assert row_of(table, "toy", "ETTh1", 96, 336).n_still_improving == 0
+    assert "n_still_improving" not in summarize_forecast(jobs)

@@ -44,6 +44,8 @@ def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     table["n_seeds"] = grouped["seed"].nunique()
     table["n_test_windows"] = grouped["n_test_windows"].first()
+    if "still_improving" in jobs:  # runs from before it was recorded leave it out
+        table["n_still_improving"] = grouped["still_improving"].sum().astype(int)
     table = table.reset_index()
     published = paper_numbers().dropna(subset=["horizon"])
     for metric in ("mse", "mae"):
