@@ -393,12 +393,10 @@ def run(
     )
     config = forecast.TrainingConfig(**training)
     records, examples = score_test(model, series, job, config)
-    losses = [row["val_loss"] for row in history]
-    # Best at the last epoch with every epoch run: the curve had not flattened (the claims
-    # table withholds a range verdict when most jobs behind it are like this).
-    improving = losses.index(min(losses)) == len(losses) - 1 and len(losses) == config.epochs
     for record in records:
-        record.update(best_val_loss=min(losses), epochs_run=len(history), still_improving=improving)
+        record.update(
+            best_val_loss=min(row["val_loss"] for row in history), epochs_run=len(history)
+        )
         log.info("test at look-back %d: %s", record["lookback"], record)
     features = None
     if hasattr(model, "represent"):
@@ -481,12 +479,7 @@ def summary_metrics(result: JobResult, track: str, seconds: float, pretrained: d
         summary.update(
             {f"{k}{suffix}": v for k, v in record.items() if k.startswith(("test_", "n_test"))}
         )
-    first = result.records[0]
-    summary.update(
-        best_val_loss=first["best_val_loss"],
-        epochs_run=len(result.history),
-        still_improving=int(first["still_improving"]),
-    )
+    summary.update(best_val_loss=result.records[0]["best_val_loss"], epochs_run=len(result.history))
     return summary
 
 
