@@ -14,6 +14,7 @@ import pandas as pd
 from csft.report import verdicts
 
 CONTROL = "crop"
+MISSING = "–"  # a cell the run did not cover
 PAIRING = ["dataset", "horizon", "seed"]
 
 
@@ -77,6 +78,30 @@ def _reference(summary: pd.DataFrame, uf: pd.DataFrame) -> pd.DataFrame:
     return main.merge(low, on=["model", "dataset", "horizon"]).query("lookback == low")
 
 
+def grid_markdown(uf: pd.DataFrame) -> str:
+    """The paper's view of the track: one MSE-uf / MAE-uf per set x horizon (the mean over the
+    evaluated look-backs and seeds), a table per placement, so the headline range can be read
+    off cell by cell; only when the track covers more than one horizon."""
+    if uf.horizon.nunique() < 2:
+        return ""
+    text = (
+        "\n### MSE-uf / MAE-uf per set x horizon\n\n"
+        "Each cell: test MSE / MAE, the mean over the evaluated look-backs and seeds (the "
+        "uf track's one model per cell).\n"
+    )
+    for (model, placement), rows in uf.groupby(["model", "placement"]):
+        cells = rows.groupby(["dataset", "horizon"])[["test_mse_mean", "test_mae_mean"]].mean()
+        cells["cell"] = [f"{mse:.3f} / {mae:.3f}" for mse, mae in cells.to_numpy()]
+        grid = cells.cell.unstack("horizon")
+        grid.columns = [f"H={h}" for h in grid.columns]
+        text += (
+            f"\n{model}, placement `{placement}`:\n\n"
+            + grid.fillna(MISSING).reset_index().to_markdown(index=False, disable_numparse=True)
+            + "\n"
+        )
+    return text
+
+
 def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
     """The uf section of forecast.md: MSE and MAE per placement and look-back, the main track's
     fixed look-back beside them, and the best placement against crop with its verdict."""
@@ -125,6 +150,7 @@ def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
             + pivot.to_markdown(index=False, disable_numparse=True)
             + "\n"
         )
+    text += grid_markdown(uf)
     best = best_placement(jobs)
     if best is None or CONTROL not in set(uf.placement):
         return text + "\nNo comparison with the crop control: it needs crop and one more.\n"
