@@ -271,3 +271,24 @@ def test_the_tuned_column_judges_only_what_tuning_covers():
     assert "ETTh1 L512 H96: 0.390 -> 0.370 (tuned better, 3 seeds)" in main
     assert "0.300" not in main  # CSFT's row, not DLinear's
     assert table.loc[MSE_UF].tuned == claims.NOT_TUNED  # the uf track is not tuned
+
+
+def test_a_range_is_not_judged_while_most_of_its_jobs_were_still_improving():
+    """Full coverage at a budget whose curves had not flattened: the published range is not
+    judged on the budget's numbers; the count is evidence either way, and runs from before it
+    was recorded are judged as before."""
+    cells = forecast_cells(claims.ETT_SETS, HORIZONS)  # 16 cells x 3 seeds = 48 jobs, 2 rows each
+    falling = cells.assign(n_still_improving=[3] * 18 + [0] * 14)  # 9 cells: 27 of 48
+    row = by_claim(claims.claims_table(falling, None, None, None, "check")).loc[MSE_UF]
+    assert row.verdict == (
+        "insufficient evidence (still improving at the last epoch in 27 of 48 jobs, budget check)"
+    )
+    assert row.evidence.endswith("; 27 of 48 jobs still improving at their last epoch")
+    assert "so no verdict" in row.sentence
+    flat = cells.assign(n_still_improving=[3] * 16 + [0] * 16)  # 24 of 48: not most
+    row = by_claim(claims.claims_table(flat, None, None, None, "check")).loc[MSE_UF]
+    assert row.verdict == "supported" and "24 of 48 jobs still improving" in row.evidence
+    assert (
+        by_claim(claims.claims_table(cells, None, None, None, "check")).loc[MSE_UF].verdict
+        == "supported"
+    )

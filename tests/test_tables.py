@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from csft.report import tables
 from csft.report.tables import forecast_markdown, summarize_forecast
 
 METRICS = ["test_mse", "test_mae", "test_mse_raw", "test_mae_raw"]
@@ -152,3 +153,32 @@ def test_markdown(table):
             )
             # ETT ranges belong to the forecast tables; the UCR accuracy to classify.md.
             assert (line in markdown.splitlines()) == (r["dataset"] == "ETT")
+
+
+def test_jobs_still_improving_are_counted_per_row_and_old_runs_leave_no_count(jobs):
+    """The claims table withholds a range verdict when most jobs were still improving; the
+    count per row is its input. Records from before it was recorded have no such column."""
+    marked = jobs.assign(still_improving=jobs.seed.isin([2021, 1, 2]))
+    table = summarize_forecast(marked)
+    assert row_of(table, "dlinear", "ETTh1", 96, 336).n_still_improving == 1
+    assert row_of(table, "dlinear", "ETTh2", 96, 96).n_still_improving == 2
+    assert row_of(table, "toy", "ETTh1", 96, 336).n_still_improving == 0
+    assert "n_still_improving" not in summarize_forecast(jobs)
+
+
+def test_a_job_is_still_improving_when_its_best_validation_is_its_last_epoch(tmp_path):
+    import json
+
+    falling = pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.9, 0.8, 0.7]})
+    flat = pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.9, 0.7, 0.71]})
+    assert tables.still_improving(falling) and not tables.still_improving(flat)
+    paths = []
+    for name, history in (("a", falling), ("b", flat)):
+        folder = tmp_path / name
+        folder.mkdir()
+        history.to_csv(folder / "history.csv", index=False)
+        records = [{"model": "csft", "seed": 1, "lookback": t} for t in (512, 768)]
+        (folder / "metrics.json").write_text(json.dumps(records))
+        paths.append(folder / "metrics.json")
+    jobs = tables.read_forecast_jobs(paths)
+    assert list(jobs.still_improving) == [True, True, False, False]  # every record of a job

@@ -73,6 +73,21 @@ def _range_verdict(values: pd.Series, low: float, high: float) -> tuple[str, str
     return verdict, f"{inside} inside, {below} below, {above} above"
 
 
+def _still_improving(rows: pd.DataFrame) -> dict[str, str | None]:
+    """How many of the jobs behind `rows` (forecast-table rows, one per look-back of a job
+    group) were still improving at their last epoch: a clause for the evidence column and the
+    reason a range verdict is withheld (csft.report.verdicts.still_improving); nothing for runs
+    from before it was recorded."""
+    if "n_still_improving" not in rows or rows.n_still_improving.isna().all() or rows.empty:
+        return {"evidence": "", "reason": None}
+    per_group = rows.groupby(["dataset", "horizon"])[["n_still_improving", "n_seeds"]].max()
+    improving, jobs = int(per_group.n_still_improving.sum()), int(per_group.n_seeds.sum())
+    return {
+        "evidence": f"; {improving} of {jobs} jobs still improving at their last epoch",
+        "reason": verdicts.still_improving(improving, jobs),
+    }
+
+
 def ett_claims(forecast: pd.DataFrame, budget: str) -> list[Claim]:
     """MSE-uf / MAE-uf ranges over 4 sets x 4 horizons (the uf track), and the main track's
     numbers on a row of their own, with no published number to compare against."""
@@ -85,6 +100,7 @@ def ett_claims(forecast: pd.DataFrame, budget: str) -> list[Claim]:
     coverage = verdicts.Coverage(
         "4 ETT sets x 4 horizons, uf track", cells, _cells(uf) if len(uf) else {}, budget
     )
+    improving = _still_improving(uf)
     claims = []
     for metric in ("mse", "mae"):
         low, high = csft_paper.loc[("ETT", metric), ["low", "high"]]
@@ -97,6 +113,8 @@ def ett_claims(forecast: pd.DataFrame, budget: str) -> list[Claim]:
         )
         if not coverage.complete:
             verdict = coverage.insufficient()
+        elif improving["reason"]:  # a range is judged on numbers the budget had not finished
+            verdict = f"insufficient evidence ({improving['reason']}, budget {budget})"
         beside = "; ".join(
             f"{name}: {cell.min():.3f}-{cell.max():.3f} over {len(cell)} cells"
             for name, rows in others.groupby("placement")
@@ -111,7 +129,7 @@ def ett_claims(forecast: pd.DataFrame, budget: str) -> list[Claim]:
                 paper=f"{low:.3f}-{high:.3f}",
                 covers=coverage.claim,
                 ours=ours,
-                evidence=coverage.ours(),
+                evidence=coverage.ours() + improving["evidence"],
                 effect=effect,
                 health="",
                 verdict=verdict,
@@ -120,9 +138,12 @@ def ett_claims(forecast: pd.DataFrame, budget: str) -> list[Claim]:
                     f"Over the uf track's cells, CSFT's {metric.upper()} spans {ours} "
                     f"({effect or 'no cells'} the published {low:.3f}-{high:.3f}); "
                     + (
-                        "the cells cover the claim."
-                        if coverage.complete
-                        else f"they cover {coverage.ours()}, so no verdict."
+                        f"they cover {coverage.ours()}, so no verdict."
+                        if not coverage.complete
+                        else f"the cells cover the claim, but training was {improving['reason']}"
+                        ", so no verdict."
+                        if improving["reason"]
+                        else "the cells cover the claim."
                     )
                 ),
             )
@@ -135,13 +156,15 @@ def ett_claims(forecast: pd.DataFrame, budget: str) -> list[Claim]:
         )
         main_cells = _cells(main)
         seeds = min(main_cells.values())
+        main_improving = _still_improving(main)["evidence"]
         claims.append(
             Claim(
                 claim="ETT forecasting, main track (one look-back)",
                 paper="none: the published range is MSE-uf",
                 covers="-",
                 ours=ranges,
-                evidence=f"{len(main_cells)} cells, {seeds} seeds, budget {budget}",
+                evidence=f"{len(main_cells)} cells, {seeds} seeds, budget {budget}"
+                + main_improving,
                 effect="",
                 health="",
                 verdict="no published number",

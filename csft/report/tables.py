@@ -31,6 +31,24 @@ def read_jobs(paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame([record for p in paths for record in json.loads(Path(p).read_text())])
 
 
+def still_improving(history: pd.DataFrame) -> bool:
+    """Whether a job's fine-tuning was still improving when it ended: its best validation loss
+    at its last epoch (early stopping ends a job only after `patience` epochs without a better
+    one, so this also means every epoch ran)."""
+    losses = history.val_loss.to_numpy()
+    return bool(len(losses)) and int(losses.argmin()) == len(losses) - 1
+
+
+def read_forecast_jobs(paths: list[str | Path]) -> pd.DataFrame:
+    """The forecasting jobs' records (`read_jobs` of their metrics.json), each with whether
+    the job was still improving, from the history.csv the job wrote beside it."""
+    records = []
+    for path in map(Path, paths):
+        improving = still_improving(pd.read_csv(path.with_name("history.csv")))
+        records += [{**r, "still_improving": improving} for r in json.loads(path.read_text())]
+    return pd.DataFrame(records)
+
+
 def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd (ddof 1) and count over seeds per track x model x dataset x horizon x look-back."""
     if "track" not in jobs:
@@ -44,6 +62,8 @@ def summarize_forecast(jobs: pd.DataFrame) -> pd.DataFrame:
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     table["n_seeds"] = grouped["seed"].nunique()
     table["n_test_windows"] = grouped["n_test_windows"].first()
+    if "still_improving" in jobs:  # runs from before it was recorded leave it out
+        table["n_still_improving"] = grouped["still_improving"].sum().astype(int)
     table = table.reset_index()
     published = paper_numbers().dropna(subset=["horizon"])
     for metric in ("mse", "mae"):

@@ -3,6 +3,9 @@ evidence that covers the claim, and differences with a confidence interval.
 
 - `Coverage`: what a claim spans (cells, track) against what this run measured (cells, seeds,
   budget); a verdict is computed only when every cell is there with >= MIN_SEEDS seeds.
+- `still_improving`: a claim judged on absolute numbers (a published range) needs training that
+  has flattened: when most of its jobs had their best validation loss at their last epoch and
+  ran every epoch, the numbers are the budget's, not the model's, and the verdict says so.
 - `mean_interval` / `compare`: a bootstrap confidence interval of a mean (of paired differences)
   and, for paired seeds x cells, the exact Wilcoxon signed-rank test as well: a direction is
   stated only when the interval excludes zero and p < ALPHA, else "no detectable difference".
@@ -71,6 +74,14 @@ class Coverage:
         missing = "" if len(self.covered) == len(self.cells) else "; cells missing"
         few = f"; fewer than {MIN_SEEDS} seeds" if self.min_seeds < MIN_SEEDS else ""
         return f"insufficient evidence ({self.ours()}{missing}{few})"
+
+
+def still_improving(n_improving: int, n_jobs: int) -> str | None:
+    """The reason a range verdict is withheld, or None: more than half of the jobs behind it
+    were still improving (best validation loss at their last epoch, every epoch run)."""
+    if n_jobs and n_improving > n_jobs / 2:
+        return f"still improving at the last epoch in {n_improving} of {n_jobs} jobs"
+    return None
 
 
 def mean_interval(values, seed: int = 0) -> dict[str, float]:

@@ -5,6 +5,7 @@
 rule forecast_table:
     input:
         forecast_outputs("metrics.json"),
+        forecast_outputs("history.csv"),
     output:
         csv=f"{RESULTS}/tables/forecast.csv",
         md=f"{RESULTS}/tables/forecast.md",
