@@ -120,10 +120,14 @@ def read_job_log(path: Path) -> dict | None:
     stamps = [m.group(1) for line in text if (m := TIMESTAMP.match(line))]
     opened = parse_stamp(startup.group(1))
     first = next((m for line in text if (m := FIRST_STEP.match(line))), None)
+    first_step = float(first.group(2)) if first else float("nan")
+    job = float(startup.group(2)) + (parse_stamp(stamps[-1]) - opened).total_seconds()
+    # The job ended after its first step was logged; the lines' 0.01 s and 1 ms roundings
+    # could otherwise put the end a few ms before it.
     return {
         "startup_s": float(startup.group(2)),
-        "first_step_s": float(first.group(2)) if first else float("nan"),
-        "job_s": float(startup.group(2)) + (parse_stamp(stamps[-1]) - opened).total_seconds(),
+        "first_step_s": first_step,
+        "job_s": job if first is None else max(job, first_step),
     }
 
 
