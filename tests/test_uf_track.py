@@ -112,3 +112,21 @@ def test_the_set_x_horizon_grid_averages_look_backs_and_seeds_per_placement():
     assert "| ETTm1     | 0.304 / 0.300 | –" in crop
     one = jobs({"resample": 0.4}, {"resample": 0.2})
     assert uf_track.grid_markdown(tables.summarize_forecast(one).query("track == 'uf'")) == ""
+
+
+def test_a_comparison_whose_jobs_were_mostly_still_improving_says_so_in_its_verdict():
+    table = jobs({"resample": 0.50, "crop": 0.45}, {"resample": 0.2, "crop": 0.2})
+    # Every resample job (6) and one crop job of six were still improving: 7 of 12 jobs.
+    falling = table.assign(
+        still_improving=(table.placement == "resample")
+        | ((table.seed == 1) & (table.dataset == "ETTh1"))
+    )
+    comparison = uf_track.versus_control(falling, "resample")
+    assert (
+        comparison.verdict
+        == "worse (at this budget: still improving at the last epoch in 7 of 12 jobs)"
+    ).all()
+    # Six of twelve is not most: the verdict stands alone, as it does for records without the flag.
+    flat = table.assign(still_improving=table.placement == "resample")
+    assert (uf_track.versus_control(flat, "resample").verdict == "worse").all()
+    assert (uf_track.versus_control(table, "resample").verdict == "worse").all()

@@ -44,12 +44,16 @@ def best_placement(jobs: pd.DataFrame) -> str | None:
 def versus_control(jobs: pd.DataFrame, placement: str, metric: str = "test_mse") -> pd.DataFrame:
     """`placement` minus crop in `metric` at each look-back, paired over datasets x horizons x
     seeds: the interval, Wilcoxon p, relative change and a verdict in words ("insufficient
-    evidence" when a cell has fewer than MIN_SEEDS seeds, however many cells there are)."""
+    evidence" when a cell has fewer than MIN_SEEDS seeds, however many cells there are). Where
+    the jobs say whether they were still improving (tables.read_forecast_jobs) and most of the
+    compared jobs were, the verdict says so: it is a verdict at that budget, which longer
+    training may change (csft.report.verdicts.still_improving)."""
     uf = uf_rows(jobs)
     keys = ["model", *PAIRING, "lookback"]
     a = uf[uf.placement == placement][[*keys, metric]]
     b = uf[uf.placement == CONTROL][[*keys, metric]]
     both = a.merge(b, on=keys, suffixes=("_a", "_b"))
+    budget = _budget_note(uf, both, placement)
     rows = []
     for lookback, pairs in both.groupby("lookback", sort=True):
         pairs = pairs.sort_values(keys)
@@ -62,8 +66,22 @@ def versus_control(jobs: pd.DataFrame, placement: str, metric: str = "test_mse")
                 f"insufficient evidence ({seeds} seed{'s' if seeds != 1 else ''}; "
                 f"a verdict needs {verdicts.MIN_SEEDS})"
             )
+        elif budget:
+            result["verdict"] += f" (at this budget: {budget})"
         rows.append({"lookback": int(lookback), "placement": placement, **result})
     return pd.DataFrame(rows)
+
+
+def _budget_note(uf: pd.DataFrame, pairs: pd.DataFrame, placement: str) -> str | None:
+    """verdicts.still_improving over the jobs (of both placements) behind the paired rows;
+    None when most were not, or when the records do not say."""
+    if "still_improving" not in uf:
+        return None
+    job = ["model", *PAIRING]
+    paired = pairs[job].drop_duplicates()
+    compared = uf[uf.placement.isin([placement, CONTROL])].drop_duplicates([*job, "placement"])
+    compared = compared.merge(paired, on=job)
+    return verdicts.still_improving(int(compared.still_improving.sum()), len(compared))
 
 
 def _cell(mean: float, sd: float) -> str:
