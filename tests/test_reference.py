@@ -137,3 +137,30 @@ def test_a_section_block_shows_only_the_text_under_its_heading(tmp_path):
 
 def test_readme_and_docs_tables_equal_the_generated_ones():
     assert reference.stale() == [], "run: python -m csft.report.reference render"
+
+
+def test_publish_records_the_commits_that_trained_the_jobs(tmp_path):
+    # Tables regenerated at a later commit must still name the code that trained the numbers.
+    from mlflow.tracking import MlflowClient
+
+    results, checkout = finished_run(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("check", artifact_location=(tmp_path / "a").as_uri())
+    runs = [client.create_run(experiment, tags={"git.commit": c}).info.run_id
+            for c in ("a" * 40, "a" * 40, "b" * 40)]  # fmt: skip
+    for i, run_id in enumerate([*runs, "0" * 32]):  # the last: a run the store no longer holds
+        job = results / "forecast" / f"seed{i}"
+        job.mkdir(parents=True)
+        (job / "metrics.json").write_text(json.dumps([{"mlflow_run_id": run_id, "seed": i}] * 2))
+    target = reference.publish(
+        results, "check", [reference.Path("config/check.yaml")], 60, checkout,
+        tmp_path / "ref", tracking_uri=uri,
+    )  # fmt: skip
+    record = json.loads((target / "provenance.json").read_text())
+    assert record["job_commits"] == {"a" * 40: 2, "b" * 40: 1, "not in the store": 1}
+    line = reference.provenance_line("check", record)
+    assert "(jobs trained at aaaaaaa: 2, bbbbbbb: 1, not in the store: 1)" in line
+    # Jobs trained at the tables' own commit need no mention.
+    record["job_commits"] = {record["commit"]: 3}
+    assert "jobs trained" not in reference.provenance_line("check", record)

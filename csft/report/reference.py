@@ -4,7 +4,8 @@ provenance, and the docs' result tables generated from them, so a number lives i
 cannot drift.
 
     python -m csft.report.reference publish results/claims_check claims_check \
-        --configfile config/quick.yaml config/claims_check.yaml
+        --configfile config/quick.yaml config/claims_check.yaml \
+        [--tracking-uri sqlite:///results/mlflow.db]
     python -m csft.report.reference render          # rewrite the marked blocks in README/docs
     python -m csft.report.reference render --check  # exit 1 if a block differs (the test)
 
@@ -67,11 +68,45 @@ def output_span_s(results: Path) -> float:
     return max(times) - min(times) if times else 0.0
 
 
+def job_run_ids(results: Path) -> list[str]:
+    """The MLflow run of every job of a run: the `mlflow_run_id` of each metrics.json record."""
+    ids = set()
+    for path in results.rglob("metrics.json"):
+        records = json.loads(path.read_text())
+        for record in records if isinstance(records, list) else [records]:
+            if record.get("mlflow_run_id"):
+                ids.add(record["mlflow_run_id"])
+    return sorted(ids)
+
+
+def job_commits(run_ids: list[str], uri: str) -> dict[str, int]:
+    """How many of the runs each git commit trained (their `git.commit` tag in the store at
+    `uri`; "not in the store" for a run it no longer holds): tables regenerated at a later
+    commit still name the code that trained their numbers."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    counts: dict[str, int] = {}
+    for run_id in run_ids:
+        try:
+            commit = client.get_run(run_id).data.tags.get("git.commit", "untagged")
+        except MlflowException:
+            commit = "not in the store"
+        counts[commit] = counts.get(commit, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def provenance(
-    results: Path, configfiles: list[Path], wall_time_s: float | None, checkout: Path
+    results: Path,
+    configfiles: list[Path],
+    wall_time_s: float | None,
+    checkout: Path,
+    tracking_uri: str | None = None,
 ) -> dict:
-    """Where the tables came from: commit, configs (with hashes), machine, date, wall time."""
-    return {
+    """Where the tables came from: commit, configs (with hashes), machine, date, wall time,
+    and (given the run's MLflow store) the commits that trained its jobs."""
+    record = {
         "commit": tracking.git("rev-parse", "HEAD", cwd=checkout),
         "dirty": bool(tracking.git("status", "--porcelain", "--untracked-files=no", cwd=checkout)),
         "configfiles": {str(p): sha256_of(checkout / p) for p in configfiles},
@@ -84,6 +119,9 @@ def provenance(
         "wall_time_s": round(output_span_s(results) if wall_time_s is None else wall_time_s),
         "wall_time_source": "output timestamps" if wall_time_s is None else "stated",
     }
+    if tracking_uri:
+        record["job_commits"] = job_commits(job_run_ids(results), tracking_uri)
+    return record
 
 
 def publish(
@@ -93,6 +131,7 @@ def publish(
     wall_time_s: float | None = None,
     checkout: Path = ROOT,
     reference: Path = REFERENCE,
+    tracking_uri: str | None = None,
 ) -> Path:
     """Copy a finished run's tables (results/<run>/tables/*.md|csv|json) and figures
     (figures/*.png) to reference/<name>/tables|figures/ with provenance.json beside them, so the
@@ -110,7 +149,7 @@ def publish(
         copied.parent.mkdir(parents=True, exist_ok=True)
         with atomic.atomic_path(copied) as tmp:
             shutil.copyfile(file, tmp)
-    record = provenance(results, configfiles, wall_time_s, checkout)
+    record = provenance(results, configfiles, wall_time_s, checkout, tracking_uri)
     atomic.write_text(target / PROVENANCE, json.dumps(record, indent=2) + "\n")
     return target
 
@@ -120,10 +159,19 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
 
+def _short(commit: str) -> str:
+    return commit[:7] if re.fullmatch(r"[0-9a-f]{40}", commit) else commit
+
+
 def provenance_line(name: str, record: dict) -> str:
-    """One italic line: run, commit, configs, machine, date, wall time."""
+    """One italic line: run, commit, configs, machine, date, wall time; the commits that trained
+    the jobs where they are not the tables' commit."""
     configs = " + ".join(f"`{Path(p).name}`" for p in record["configfiles"])
     dirty = " (with uncommitted changes)" if record.get("dirty") else ""
+    trained = record.get("job_commits", {})
+    if trained and set(trained) != {record["commit"]}:
+        shown = ", ".join(f"{_short(commit)}: {n}" for commit, n in trained.items())
+        dirty += f" (jobs trained at {shown})"
     machine = record["machine"]
     return (
         f"*`reference/{name}`: commit {record['commit'][:7]}{dirty}, {configs}, "
@@ -260,12 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--configfile", nargs="+", type=Path, required=True)
     pub.add_argument("--wall-time-s", type=float, help="default: span of output timestamps")
     pub.add_argument("--reference", type=Path, default=REFERENCE, help="default: %(default)s")
+    pub.add_argument(
+        "--tracking-uri", help="the run's MLflow store: record the commits that trained its jobs"
+    )
     ren = commands.add_parser("render", help="regenerate the marked blocks in README/docs")
     ren.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
     args = parser.parse_args(argv)
     if args.command == "publish":
         print(publish(args.results, args.name, args.configfile, args.wall_time_s, Path.cwd(),
-                      args.reference))  # fmt: skip
+                      args.reference, args.tracking_uri))  # fmt: skip
         return 0
     if args.check:
         outdated = stale()
