@@ -130,3 +130,5 @@ def test_a_comparison_whose_jobs_were_mostly_still_improving_says_so_in_its_verd
     flat = table.assign(still_improving=table.placement == "resample")
     assert (uf_track.versus_control(flat, "resample").verdict == "worse").all()
     assert (uf_track.versus_control(table, "resample").verdict == "worse").all()
+    assert uf_track.budget_line(falling).endswith("there): crop 1 of 6, resample 6 of 6.\n")
+    assert uf_track.budget_line(table) == ""

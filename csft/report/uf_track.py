@@ -191,4 +191,17 @@ def uf_markdown(jobs: pd.DataFrame, summary: pd.DataFrame) -> str:
         "direction needs the interval to exclude 0 and Wilcoxon p < 0.05):\n\n"
         + table.to_markdown(index=False, disable_numparse=True)
         + "\n"
+        + budget_line(uf_rows(jobs))
     )
+
+
+def budget_line(uf: pd.DataFrame) -> str:
+    """How many fine-tuning jobs per placement were still improving at their last epoch (best
+    validation loss there): whether the comparison is at a budget where training had flattened.
+    Empty for records that do not say."""
+    if "still_improving" not in uf:
+        return ""
+    per_job = uf.drop_duplicates(["model", "placement", *PAIRING])
+    counts = per_job.groupby("placement").still_improving.agg(["sum", "count"])
+    shown = ", ".join(f"{p} {int(r['sum'])} of {int(r['count'])}" for p, r in counts.iterrows())
+    return f"\nJobs still improving at their last epoch (best validation loss there): {shown}.\n"
