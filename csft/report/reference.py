@@ -41,6 +41,7 @@ import platform
 import re
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 from csft import atomic, tracking
@@ -70,13 +71,12 @@ def output_span_s(results: Path) -> float:
 
 def job_run_ids(results: Path) -> list[str]:
     """The MLflow run of every job of a run: the `mlflow_run_id` of each metrics.json record."""
-    ids = set()
-    for path in results.rglob("metrics.json"):
-        records = json.loads(path.read_text())
-        for record in records if isinstance(records, list) else [records]:
-            if record.get("mlflow_run_id"):
-                ids.add(record["mlflow_run_id"])
-    return sorted(ids)
+    from csft.report import tables  # pandas, only when publishing
+
+    jobs = tables.read_jobs(sorted(results.rglob("metrics.json")))
+    if "mlflow_run_id" not in jobs:
+        return []
+    return sorted(set(jobs.mlflow_run_id.dropna()) - {""})
 
 
 def job_commits(run_ids: list[str], uri: str) -> dict[str, int]:
@@ -87,13 +87,14 @@ def job_commits(run_ids: list[str], uri: str) -> dict[str, int]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    counts: dict[str, int] = {}
-    for run_id in run_ids:
+
+    def commit_of(run_id: str) -> str:
         try:
-            commit = client.get_run(run_id).data.tags.get("git.commit", "untagged")
+            return client.get_run(run_id).data.tags.get("git.commit", "untagged")
         except MlflowException:
-            commit = "not in the store"
-        counts[commit] = counts.get(commit, 0) + 1
+            return "not in the store"
+
+    counts = Counter(map(commit_of, run_ids))
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
@@ -167,14 +168,14 @@ def provenance_line(name: str, record: dict) -> str:
     """One italic line: run, commit, configs, machine, date, wall time; the commits that trained
     the jobs where they are not the tables' commit."""
     configs = " + ".join(f"`{Path(p).name}`" for p in record["configfiles"])
-    dirty = " (with uncommitted changes)" if record.get("dirty") else ""
+    notes = " (with uncommitted changes)" if record.get("dirty") else ""
     trained = record.get("job_commits", {})
     if trained and set(trained) != {record["commit"]}:
         shown = ", ".join(f"{_short(commit)}: {n}" for commit, n in trained.items())
-        dirty += f" (jobs trained at {shown})"
+        notes += f" (jobs trained at {shown})"
     machine = record["machine"]
     return (
-        f"*`reference/{name}`: commit {record['commit'][:7]}{dirty}, {configs}, "
+        f"*`reference/{name}`: commit {record['commit'][:7]}{notes}, {configs}, "
         f"{machine['cpu_count']} CPU cores ({machine['cpu']}), {record['date']}, "
         f"{_duration(record['wall_time_s'])} ({record['wall_time_source']}).*"
     )

@@ -30,6 +30,12 @@ def uf_rows(jobs: pd.DataFrame) -> pd.DataFrame:
     return uf
 
 
+def _per_job(uf: pd.DataFrame) -> pd.DataFrame:
+    """One row per job (its records repeat per tested look-back; best_val_loss and
+    still_improving are the job's)."""
+    return uf.drop_duplicates(["model", "placement", *PAIRING])
+
+
 def best_placement(jobs: pd.DataFrame) -> str | None:
     """The non-control placement with the lowest mean validation MSE over its jobs (each job's
     best_val_loss, once per job); None without one."""
@@ -37,8 +43,7 @@ def best_placement(jobs: pd.DataFrame) -> str | None:
     uf = uf[uf.placement != CONTROL]
     if uf.empty:
         return None
-    per_job = uf.drop_duplicates(["model", "placement", *PAIRING])
-    return str(per_job.groupby("placement").best_val_loss.mean().idxmin())
+    return str(_per_job(uf).groupby("placement").best_val_loss.mean().idxmin())
 
 
 def versus_control(jobs: pd.DataFrame, placement: str, metric: str = "test_mse") -> pd.DataFrame:
@@ -79,8 +84,7 @@ def _budget_note(uf: pd.DataFrame, pairs: pd.DataFrame, placement: str) -> str |
         return None
     job = ["model", *PAIRING]
     paired = pairs[job].drop_duplicates()
-    compared = uf[uf.placement.isin([placement, CONTROL])].drop_duplicates([*job, "placement"])
-    compared = compared.merge(paired, on=job)
+    compared = _per_job(uf[uf.placement.isin([placement, CONTROL])]).merge(paired, on=job)
     return verdicts.still_improving(int(compared.still_improving.sum()), len(compared))
 
 
@@ -201,7 +205,6 @@ def budget_line(uf: pd.DataFrame) -> str:
     Empty for records that do not say."""
     if "still_improving" not in uf:
         return ""
-    per_job = uf.drop_duplicates(["model", "placement", *PAIRING])
-    counts = per_job.groupby("placement").still_improving.agg(["sum", "count"])
+    counts = _per_job(uf).groupby("placement").still_improving.agg(["sum", "count"])
     shown = ", ".join(f"{p} {int(r['sum'])} of {int(r['count'])}" for p, r in counts.iterrows())
     return f"\nJobs still improving at their last epoch (best validation loss there): {shown}.\n"
