@@ -1,10 +1,12 @@
 """What a study costs before it runs: jobs per rule, predicted CPU- (or GPU-) hours per rule.
 
-    python -m csft.cost [--configfile config/quick.yaml ...] [--device cpu|cuda] [--cores 2]
-                        [--measure] [--write-profile workflow/profiles/slurm/config.yaml]
+    python -m csft.cost [TARGET ...] [--configfile config/quick.yaml ...]
+                        [--device cpu|cuda] [--cores 2] [--measure]
+                        [--write-profile workflow/profiles/slurm/config.yaml]
 
 The jobs are Snakemake's own: `snakemake -n --forceall` lists every job of the config (done or
-not), parsed here per rule and wildcards. Each training job's work comes from its resolved
+not; only those the TARGETs need where given, as in a check's own command), parsed here per rule
+and wildcards. Each training job's work comes from its resolved
 recipe (csft.config, the same functions the rules call): epochs x batches per epoch of training
 steps plus the validation and test windows it scores. A short benchmark times one training step
 and one scored window of every distinct model shape on this machine (one torch thread, as every
@@ -85,10 +87,13 @@ RULE_LINE = re.compile(r"^(local)?rule (\w+):$")
 
 
 # ---------------------------------------------------------------- jobs: Snakemake's dry run
-def dry_run_text(configfiles: list[str], snakemake: str | None = None) -> str:
-    """`snakemake -n --forceall` of the config: every job, whether or not its output exists."""
+def dry_run_text(
+    configfiles: list[str], snakemake: str | None = None, targets: list[str] = ()
+) -> str:
+    """`snakemake -n --forceall` of the config (and targets: the default `all` without them):
+    every job, whether or not its output exists."""
     exe = snakemake or str(Path(sys.executable).with_name("snakemake"))
-    command = [exe, "-n", "--forceall", "--nolock"]
+    command = [exe, *targets, "-n", "--forceall", "--nolock"]
     if configfiles:
         command += ["--configfile", *configfiles]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -731,10 +736,15 @@ def step_times(
 
 
 # ---------------------------------------------------------------- prediction
-def job_table(configfiles: list[str], text: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Every job of the config with its work (work items, or fixed seconds)."""
+def job_table(
+    configfiles: list[str], text: str | None = None, targets: list[str] = ()
+) -> tuple[pd.DataFrame, dict]:
+    """Every job of the config (that the targets need) with its work (work items, or fixed
+    seconds)."""
     config = load_config(configfiles)
-    jobs = parse_dry_run(text if text is not None else dry_run_text(configfiles))
+    if text is None:
+        text = dry_run_text(configfiles, targets=targets)
+    jobs = parse_dry_run(text)
     jobs["local"] = jobs["local"].astype(bool) | jobs["rule"].isin(local_rules())
     jobs["work"] = [
         job_work(config, r, w) for r, w in zip(jobs["rule"], jobs["wildcards"], strict=True)
@@ -793,9 +803,10 @@ def predict(
     measure: Callable | None = None,
     text: str | None = None,
     cache: Path = CACHE,
+    targets: list[str] = (),
 ) -> pd.DataFrame:
-    """Every job with its predicted seconds."""
-    jobs, _ = job_table(configfiles, text)
+    """Every job (that the targets need) with its predicted seconds."""
+    jobs, _ = job_table(configfiles, text, targets)
     times = step_times(distinct_probes(jobs), device, cache, remeasure, measure)
     return jobs.assign(seconds=[job_seconds(w, times) for w in jobs["work"]])
 
@@ -876,6 +887,7 @@ def report(jobs: pd.DataFrame, device: str, cores: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("targets", nargs="*", help="Snakemake targets (default: the study)")
     parser.add_argument("--configfile", nargs="*", default=[], help="as for snakemake")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
@@ -883,7 +895,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write-profile", type=Path, help="SLURM profile to set runtimes in")
     parser.add_argument("--csv", type=Path, help="write every job's prediction here")
     args = parser.parse_args(argv)
-    jobs = predict(args.configfile, args.device, args.measure)
+    jobs = predict(args.configfile, args.device, args.measure, targets=args.targets)
     print(report(jobs, args.device, args.cores))
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)

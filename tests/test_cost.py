@@ -240,3 +240,15 @@ def test_the_open_questions_are_priced_as_their_jobs_resolve():
     (aware,) = cost.job_work(config, "train_irregular", {**w, "method": "time_aware"})
     assert interpolate.steps == 5 * 20
     assert interpolate.probe != aware.probe  # the mask channel is part of the architecture
+
+
+def test_targets_price_only_the_jobs_they_need(tmp_path):
+    """A check's own command (its targets) is priced, not the whole study its config defines."""
+    files = ["config/classify_check.yaml"]
+    target = "results/classify_check/tables/classify.md"
+    jobs = cost.predict(files, measure=fake_measure, cache=tmp_path / "t.json", targets=[target])
+    counts = jobs["rule"].value_counts()
+    assert counts["train_classify"] == 286
+    assert not {"train_forecast", "pretrain_encoder", "claims_table"} & set(counts.index)
+    whole = cost.parse_dry_run(cost.dry_run_text(files))
+    assert "train_forecast" in set(whole["rule"])  # without targets: the study's `all`
