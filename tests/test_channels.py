@@ -181,7 +181,7 @@ def test_the_verdict_is_computed_from_paired_seeds():
     assert (worse[worse.arm == "mixing"].verdict == "mixing worse").all()
     assert "not shown" in channels.paragraph(worse)
     three = channels.channels_table(scores(-0.1, 3), ARMS)
-    assert three.verdict.str.startswith("no detectable difference").all()  # p >= 0.25
+    assert three.verdict.str.startswith("insufficient evidence (3 pairs").all()  # p >= 0.25
     two = channels.channels_table(scores(-0.1, 2), ARMS)
     assert two.verdict.str.startswith("insufficient evidence (2 seeds").all()
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from csft.report import analysis_jobs, claims, verdicts
+from csft.report import analysis_jobs, claims
 
 HORIZONS = (96, 192, 336, 720)
 SEEDS = (1, 2, 3)
@@ -217,7 +217,7 @@ def test_ablation_with_four_pairs_cannot_claim_a_direction(tmp_path):
     jobs = make_jobs(tmp_path, horizons=(96, 192), seeds=(1, 2))
     comparison = analysis_jobs.ablation_comparison(jobs)
     assert comparison["n"] == 4 and comparison["high"] < 0  # every pair favours attention
-    assert comparison["verdict"].startswith(verdicts.NO_DIFFERENCE)  # Wilcoxon p = 0.125
+    assert comparison["verdict"].startswith("insufficient evidence (4 pairs")  # p = 0.125
     assert "Wilcoxon" in analysis_jobs.ablation_markdown(jobs)
 
 
@@ -291,4 +291,16 @@ def test_a_range_is_not_judged_while_most_of_its_jobs_were_still_improving():
     assert (
         by_claim(claims.claims_table(cells, None, None, None, "check")).loc[MSE_UF].verdict
         == "supported"
+    )
+
+
+def test_a_comparison_too_small_to_decide_is_not_called_no_difference():
+    """CSFT against two baselines over 4 pairs: the combined verdict keeps the reason."""
+    few = "insufficient evidence (4 pairs: the exact Wilcoxon test cannot reach p < 0.05 ...)"
+    both = {"dlinear": {"verdict": few}, "patchtst": {"verdict": few}}
+    assert claims._combined(both, good="lower", bad="higher") == few
+    mixed = {"dlinear": {"verdict": "lower"}, "patchtst": {"verdict": "no detectable difference"}}
+    assert claims._combined(mixed, good="lower", bad="higher") == "no detectable difference"
+    assert claims._combined({**both, "x": {"verdict": "higher"}}, "lower", "higher") == (
+        "not supported"
     )

@@ -117,6 +117,22 @@ def test_a_csv_block_rounds_floats_to_three_digits_and_escapes_pipes(tmp_path):
     assert reference.compact_markdown(table).splitlines()[2] == "| a\\|b | 0.303 | 137 | 12 |"
 
 
+def test_a_csv_column_with_blank_cells_is_rounded_like_the_others(tmp_path):
+    """A baseline row leaves `difference` and `p` blank, which makes pandas read them as text:
+    the filled cells are still rounded, blanks stay blank, text columns stay as written."""
+    path = tmp_path / "objectives.csv"
+    path.write_text(
+        "arm,difference,p,seed\nbaseline,,,2021\nmasked,-0.001099,0.750000,2022\n"
+        "both,0.0123456,0.04,1e-3x\n"
+    )
+    lines = reference.csv_table(path, ["arm", "difference", "p", "seed"], tmp_path).splitlines()
+    assert lines[2:] == [
+        "| baseline |  |  | 2021 |",
+        "| masked | -0.0011 | 0.75 | 2022 |",
+        "| both | 0.0123 | 0.04 | 1e-3x |",
+    ]
+
+
 def test_a_section_block_shows_only_the_text_under_its_heading(tmp_path):
     results, checkout = finished_run(tmp_path)
     (results / "tables" / "forecast.md").write_text(

@@ -15,11 +15,27 @@ def test_interval_excludes_zero_only_for_a_real_paired_difference():
     assert same["verdict"].startswith(verdicts.NO_DIFFERENCE)
 
 
-def test_three_pairs_of_one_sign_are_not_a_detectable_difference():
-    """A percentile bootstrap of three negative values excludes zero; Wilcoxon cannot."""
+def test_three_pairs_of_one_sign_are_insufficient_evidence():
+    """A percentile bootstrap of three negative values excludes zero; Wilcoxon cannot, and
+    with so few pairs it never could: the verdict says so instead of "no difference"."""
     result = verdicts.compare([1.0, 2.0, 3.1], [1.5, 2.5, 3.3], "lower", "higher")
     assert result["high"] < 0 and result["p"] == pytest.approx(0.25)
-    assert result["verdict"] == "no detectable difference (Wilcoxon p = 0.25 with 3 pairs)"
+    assert result["verdict"] == (
+        "insufficient evidence (3 pairs: the exact Wilcoxon test cannot reach p < 0.05 "
+        "with fewer than 6)"
+    )
+
+
+def test_six_pairs_are_the_fewest_that_can_decide():
+    """All of one sign: 5 pairs give p = 0.0625 (cannot decide), 6 give 0.03125 (can)."""
+    assert verdicts.MIN_PAIRS == 6
+    b = np.arange(1.0, 7.0)
+    five = verdicts.compare(b[:5] - 0.1 * b[:5], b[:5], "lower", "higher")
+    six = verdicts.compare(b - 0.1 * b, b, "lower", "higher")
+    assert five["p"] == pytest.approx(0.0625) and five["verdict"].startswith("insufficient")
+    assert six["p"] == pytest.approx(0.03125) and six["verdict"] == "lower"
+    noisy = verdicts.compare(b + [0.1, -0.1, 0.2, -0.2, 0.1, -0.1], b, "lower", "higher")
+    assert noisy["verdict"] == verdicts.NO_DIFFERENCE
 
 
 def test_intervals_are_seeded_and_degenerate_cases_are_explicit():

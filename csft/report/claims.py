@@ -235,7 +235,7 @@ def _combined(per_baseline: dict[str, dict], good: str, bad: str) -> str:
         return "supported"
     if any(w == bad for w in words):
         return "not supported"
-    return verdicts.NO_DIFFERENCE
+    return next((w for w in words if w.startswith("insufficient evidence")), verdicts.NO_DIFFERENCE)
 
 
 def _measured_by_all(jobs: pd.DataFrame, variants: list[str]) -> pd.DataFrame:

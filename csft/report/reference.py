@@ -210,13 +210,27 @@ def csv_table(path: Path, columns: list[str], document: Path, where: str | None 
         table = table[~keep if negate else keep]
         if table.empty:
             raise ValueError(f"{path}: no row where {where}")
-    table = table[columns]
+    table = table[columns].apply(_numbers_with_blanks)
     if "figure" in columns:
         run = path.parent.parent
         table = table.assign(
             figure=[rebased(f"[figure]({f})", run, document) for f in table.figure]
         )
     return compact_markdown(table)
+
+
+def _numbers_with_blanks(column):
+    """A text column (keep_default_na leaves one so when any cell is blank) whose filled cells
+    are all numbers, as floats with the blanks kept: so _shown rounds them like the others."""
+    import pandas as pd
+
+    if column.dtype != object:
+        return column
+    filled = column.astype(str).str.strip().ne("")
+    numbers = pd.to_numeric(column.where(filled), errors="coerce")
+    if not filled.any() or numbers[filled].isna().any():
+        return column
+    return numbers.astype(object).where(filled, "")
 
 
 def _shown(value) -> str:

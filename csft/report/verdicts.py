@@ -9,8 +9,10 @@ evidence that covers the claim, and differences with a confidence interval.
 - `mean_interval` / `compare`: a bootstrap confidence interval of a mean (of paired differences)
   and, for paired seeds x cells, the exact Wilcoxon signed-rank test as well: a direction is
   stated only when the interval excludes zero and p < ALPHA, else "no detectable difference".
-  (Three seeds in one cell cannot pass: the smallest two-sided Wilcoxon p with 5 pairs is
-  0.0625; a percentile bootstrap of 3 values all of one sign would wrongly exclude zero.)
+  Fewer than MIN_PAIRS pairs give "insufficient evidence", never "no detectable difference":
+  the smallest two-sided exact Wilcoxon p with n pairs is 2 / 2**n (0.0625 with 5), so a test
+  that could not have found a difference has not looked for one. (A percentile bootstrap of
+  3 values all of one sign would wrongly exclude zero.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ CONFIDENCE = 0.95
 RESAMPLES = 9999
 ALPHA = 0.05
 NO_DIFFERENCE = "no detectable difference"
+MIN_PAIRS = next(n for n in range(1, 64) if 2 / 2**n < ALPHA)  # 6 at ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ def direction(interval: dict[str, float], below: str, above: str) -> str:
 def compare(a, b, below: str, above: str, seed: int = 0) -> dict:
     """Paired differences a - b (same seeds x cells, in the same order): the bootstrap interval
     of their mean, the two-sided Wilcoxon p, the mean relative change (a - b) / |b| and the
-    direction in words (`below`: a lower; `above`: a higher; or NO_DIFFERENCE)."""
+    direction in words (`below`: a lower; `above`: a higher; NO_DIFFERENCE; or insufficient
+    evidence with fewer than MIN_PAIRS pairs)."""
     a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
     if a.shape != b.shape:
         raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
@@ -137,7 +141,12 @@ def compare(a, b, below: str, above: str, seed: int = 0) -> dict:
 
         p = float(stats.wilcoxon(difference, alternative="two-sided").pvalue)
     verdict = direction(interval, below, above)
-    if verdict in (below, above) and not p < ALPHA:
+    if len(difference) < MIN_PAIRS:
+        verdict = (
+            f"insufficient evidence ({len(difference)} pairs: the exact Wilcoxon test cannot "
+            f"reach p < {ALPHA} with fewer than {MIN_PAIRS})"
+        )
+    elif verdict in (below, above) and not p < ALPHA:
         verdict = f"{NO_DIFFERENCE} (Wilcoxon p = {p:.3g} with {len(difference)} pairs)"
     return {**interval, "p": p, "relative": relative, "verdict": verdict}
 
