@@ -30,7 +30,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -88,7 +88,7 @@ RULE_LINE = re.compile(r"^(local)?rule (\w+):$")
 
 # ---------------------------------------------------------------- jobs: Snakemake's dry run
 def dry_run_text(
-    configfiles: list[str], snakemake: str | None = None, targets: list[str] = ()
+    configfiles: list[str], snakemake: str | None = None, targets: Sequence[str] = ()
 ) -> str:
     """`snakemake -n --forceall` of the config (and targets: the default `all` without them):
     every job, whether or not its output exists."""
@@ -737,7 +737,7 @@ def step_times(
 
 # ---------------------------------------------------------------- prediction
 def job_table(
-    configfiles: list[str], text: str | None = None, targets: list[str] = ()
+    configfiles: list[str], text: str | None = None, targets: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, dict]:
     """Every job of the config (that the targets need) with its work (work items, or fixed
     seconds)."""
@@ -803,7 +803,7 @@ def predict(
     measure: Callable | None = None,
     text: str | None = None,
     cache: Path = CACHE,
-    targets: list[str] = (),
+    targets: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Every job (that the targets need) with its predicted seconds."""
     jobs, _ = job_table(configfiles, text, targets)

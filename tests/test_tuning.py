@@ -313,3 +313,27 @@ def test_a_study_runs_through_the_dag_into_the_tuned_recipe(tmp_path, mirror):
     tuned = [r for r in classify_runs if r.info.run_name.endswith("tuned/Chinatown/1")]
     assert {r.info.run_name.split("/tuned")[0] for r in tuned} == {"csft/finetune", "csft/svm"}
     assert all(r.data.tags["tuning.study"] == best["study"] for r in tuned)
+
+
+def test_a_study_won_by_trial_0_says_the_official_recipe_was_kept():
+    """Where trial 0 won, "tuned" re-ran the official recipe: the row says so instead of a
+    comparison of a recipe with itself; a study that found better settings is compared."""
+    from csft.report import tuning as tuning_report
+
+    studies = pd.DataFrame(
+        [
+            {"model": m, "dataset": "ETTh1", "lookback": 96, "trials": 16, "failed": 0,
+             "best_trial": best, "val_official": 0.7, "val_tuned": 0.6, "changed": "x",
+             "budget": "{}"}
+            for m, best in (("dlinear", 0), ("patchtst", 6))
+        ]
+    )  # fmt: skip
+    seeds = range(6)
+    official = pd.DataFrame(
+        [{"model": m, "dataset": "ETTh1", "lookback": 96, "cell": "L96 H96", "seed": s,
+          "score": 0.5 + 0.01 * s} for m in ("dlinear", "patchtst") for s in seeds]
+    )  # fmt: skip
+    tuned = official.assign(score=official.score - 0.1 * (official.model == "patchtst"))
+    table = tuning_report.tuning_table("forecast", studies, official, tuned).set_index("model")
+    assert table.loc["dlinear", "effect"] == "official recipe kept (trial 0 best)"
+    assert table.loc["patchtst", "effect"] == "tuned better"

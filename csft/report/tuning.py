@@ -91,6 +91,9 @@ def tuning_table(
         effect = result["verdict"]
         if effect in ("lower", "higher"):
             effect = "tuned better" if effect == better else "tuned worse"
+        found = study.loc[tuple(key[: len(keys)])].to_dict()
+        if int(found["best_trial"]) == 0:  # the tuned jobs re-ran the official recipe
+            effect = "official recipe kept (trial 0 best)"
         rows.append(
             {
                 "task": task,
@@ -106,7 +109,7 @@ def tuning_table(
                 "high": result["high"],
                 "p": result["p"],
                 "effect": effect,
-                **study.loc[tuple(key[: len(keys)])].to_dict(),
+                **found,
             }  # fmt: skip
         )
     return pd.DataFrame(rows)
