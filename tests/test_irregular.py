@@ -315,3 +315,27 @@ def test_the_stage_is_off_by_default_and_runs_through_the_dag(tmp_path, mirror):
     run = next(r for r in runs if r.info.run_name.startswith("csft+time_aware/p0.3/"))
     assert run.data.params["irregular.method"] == "time_aware"
     assert run.data.params["architecture.missing_mask"] == "True"
+
+
+def test_the_gap_inputs_benchmark_feeds_each_input_path_what_it_names(mirror):
+    """benchmarks/gap_inputs.py (the docs' evidence that gaps, not the mask code, cost the
+    time-aware CSFT its UCR accuracy): the time-aware input holds NaN exactly where the
+    question's removal puts them, the interpolated one none, and every path is scored."""
+    from gap_inputs import INPUTS, measure, splits
+
+    from csft.cost import load_config
+
+    config = load_config(["config/irregular_check.yaml"])
+    gaps = splits("Chinatown", config, 0.1, "time_aware", mirror)
+    filled = splits("Chinatown", config, 0.1, "interpolate", mirror)
+    for split in ("TRAIN", "TEST"):
+        series = gaps[split][0]
+        assert {len(s) for s in series} == {64}  # lengthened to min_length, then thinned
+        assert [int(np.isnan(s).sum()) for s in series] == [round(0.1 * 64)] * len(series)
+        assert not any(np.isnan(s).any() for s in filled[split][0])
+        for holed, whole in zip(series, filled[split][0], strict=True):
+            kept = ~np.isnan(holed)
+            np.testing.assert_array_equal(holed[kept], whole[kept])
+    rows = measure("Chinatown", config, 0.1, 1, mirror)
+    assert [r["input"] for r in rows] == list(INPUTS)
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
