@@ -88,11 +88,10 @@ def measure(name: str, config: dict, p: float, inits: int, data: Path) -> list[d
     recipe = classify_settings(config, "csft")["architecture"]
     architecture = {k: v for k, v in recipe.items() if k != "missing_mask"}
     gaps = splits(name, config, p, "time_aware", data)
+    interpolated = splits(name, config, p, "interpolate", data)
     zero_filled = {k: ([np.nan_to_num(s, nan=0.0) for s in x], y) for k, (x, y) in gaps.items()}
     inputs = {
-        "interpolate": lambda i: probe_accuracy(
-            splits(name, config, p, "interpolate", data), architecture, i
-        ),
+        "interpolate": lambda i: probe_accuracy(interpolated, architecture, i),
         "time_aware": lambda i: probe_accuracy(gaps, architecture, i, missing=True),
         "time_aware, mask weights 0": lambda i: probe_accuracy(
             gaps, architecture, i, missing=True, mask_weights=False
