@@ -34,10 +34,10 @@ import torch
 from csft import atomic
 from csft.config import classify_settings
 from csft.cost import load_config
-from csft.data.irregular import Irregular, remove_from_series
 from csft.data.ucr import load_ucr, scale
+from csft.jobs.classify_run import data_protocol, prepare_series
 from csft.models.csft import CSFTConfig, CSFTEncoder
-from csft.training.classify import csft_groups, lengthen_short, represent_groups, svm_on_features
+from csft.training.classify import csft_groups, represent_groups, svm_on_features
 
 ROOT = Path(__file__).resolve().parents[1]
 REMOVAL_SEED = 2021
@@ -47,15 +47,14 @@ INPUTS = ("interpolate", "time_aware", "time_aware, mask weights 0", "zero_fille
 def splits(name: str, config: dict, p: float, method: str, data: Path) -> dict:
     """{split: (series, labels)} as the question's classification job prepares them, from
     `data`/UCR/`name`/ (the mirror's layout)."""
-    ucr, arch = config["ucr"], config["models"]["csft"]["architecture"]
-    dataset = scale(load_ucr(data, name, ucr["missing_values"]), ucr["scaling"])
-    out = {}
-    for split, part in (("TRAIN", dataset.train), ("TEST", dataset.test)):
-        series = lengthen_short(part.series, arch["min_length"], ucr["short_series"], split)
-        irregular = Irregular(p=p, method=method, seed=REMOVAL_SEED)
-        series = remove_from_series(series, irregular, name, split)
-        out[split] = (series, part.labels)
-    return out
+    protocol = data_protocol(config)
+    dataset = scale(load_ucr(data, name, protocol.missing_values), protocol.scaling)
+    where = {split: f"UCR {name}" for split in ("TRAIN", "TEST")}
+    prepare_series(dataset, protocol, {"p": p, "method": method}, REMOVAL_SEED, name, where)
+    return {
+        split: (part.series, part.labels)
+        for split, part in (("TRAIN", dataset.train), ("TEST", dataset.test))
+    }
 
 
 def probe_accuracy(

@@ -102,6 +102,18 @@ class ClassifySettings(PlainDict):
         return params
 
 
+def data_protocol(config: Mapping) -> DataProtocol:
+    """The config's data protocol, as every classification job reads it."""
+    ucr = config["ucr"]
+    return DataProtocol(
+        ucr["scaling"],
+        config["models"]["csft"]["architecture"]["min_length"],
+        ucr["short_series"],
+        ucr["missing_values"],
+        ucr["validation_fraction"],
+    )
+
+
 def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> ClassifySettings:
     """The settings of the job a rule's wildcards `w` name (classifier, name, policy,
     selection, seed; a sensitivity job's `reading` or an objectives job's `arm` too; `recipe`
@@ -113,14 +125,7 @@ def resolve(config: Mapping, w: Mapping[str, str], threads: int = 1) -> Classify
         model, w["name"], w["policy"], int(w["seed"]), config["device"],
         selection=w["selection"], name=w["classifier"],
     )  # fmt: skip
-    ucr = config["ucr"]
-    data = DataProtocol(
-        ucr["scaling"],
-        config["models"]["csft"]["architecture"]["min_length"],
-        ucr["short_series"],
-        ucr["missing_values"],
-        ucr["validation_fraction"],
-    )
+    data = data_protocol(config)
     recipe = classify_settings(config, w["classifier"], threads)
     where = tracking_for(config, "classify", f"{w['name']}/{job.seed}")
     if w.get("recipe") == "tuned":  # runs of its own: the official ones are never replaced
@@ -157,13 +162,22 @@ def load_splits(settings: ClassifySettings, inputs: Mapping[str, str], config: M
     else:  # your own files: unnormalised, hashed here, not pinned
         dataset = scale(custom.load(data.missing_values), data.scaling, normalized=False)
         where, files = paths, custom.relpaths()
-    for split, part in (("TRAIN", dataset.train), ("TEST", dataset.test)):
-        part.series = lengthen_short(part.series, data.min_length, data.short_series, where[split])
-        if settings.irregular is not None:  # after scaling: the archive's own, by default
-            irregular = Irregular(**settings.irregular, seed=job.seed)
-            part.series = remove_from_series(part.series, irregular, job.dataset, split)
+    prepare_series(dataset, data, settings.irregular, job.seed, job.dataset, where)
     splits = seal(dataset, job.selection, data.validation_fraction, job.seed)
     return splits, files, custom
+
+
+def prepare_series(
+    dataset, data: DataProtocol, irregular: dict | None, seed: int, name: str, where: Mapping
+) -> None:
+    """Lengthen short series, then remove time points if the job asks (after scaling: the
+    archive's own, by default), in place on both splits; `where` names each split's source in
+    errors."""
+    for split, part in (("TRAIN", dataset.train), ("TEST", dataset.test)):
+        part.series = lengthen_short(part.series, data.min_length, data.short_series, where[split])
+        if irregular is not None:
+            removal = Irregular(**irregular, seed=seed)
+            part.series = remove_from_series(part.series, removal, name, split)
 
 
 def _log_record(record: dict) -> None:
