@@ -105,6 +105,31 @@ def test_a_reading_is_judged_on_its_paired_difference_from_the_default(shift, ef
     assert ("moves with x=1" in text) == (effect != "no detectable difference")
 
 
+def test_a_reading_the_protocol_never_sees_is_not_applicable_and_not_counted():
+    """A fine-tuning setting cannot reach the SVM probe (it reads the default's encoder): its
+    scores equal the default's in every pair, which is no measured absence of an effect."""
+    same = scores(0.0, noise=0.0)
+    moved = scores(0.05, noise=0.005).assign(reading=lambda d: d.reading.replace("x=1", "y=2"))
+    table = sensitivity.sensitivity_table(pd.concat([same, moved[moved.reading == "y=2"]]))
+    effects = dict(zip(table.reading, table.effect, strict=True))
+    assert effects == {"x=1": sensitivity.NOT_APPLICABLE, "y=2": "worse"}
+    text = sensitivity.paragraph(table)
+    assert "moves with y=2 (worse, +0.04" in text and "(1 tried)" in text
+    assert "x=1" not in text
+    sensitivity.tornado(table)  # the not-applicable reading is left out, no error
+
+
+@pytest.mark.parametrize(
+    ("offset", "where"), [(0.0, "within"), (-0.1, "beyond"), (0.1, "short of")]
+)
+def test_the_paragraph_says_where_the_best_mean_falls_against_the_paper(offset, where):
+    """The paper's ETT range is 0.390-0.440; the default scores about 0.396 before `offset`,
+    the reading is worse."""
+    frame = scores(0.02, noise=0.001).assign(score=lambda d: d.score + offset)
+    text = sensitivity.paragraph(sensitivity.sensitivity_table(frame))
+    assert f"is {where} the paper's 0.390-0.440" in text and "(the default)" in text
+
+
 def test_two_seeds_are_too_few_for_an_effect():
     (row,) = sensitivity.sensitivity_table(scores(-0.05, 0.005, n_seeds=2)).itertuples()
     assert row.effect.startswith("insufficient evidence (2 pairs: the exact Wilcoxon test")
