@@ -133,11 +133,10 @@ def paragraph(table: pd.DataFrame) -> str:
         row = paper.loc[TASKS[task][2]]
         low, high = float(row.low), float(row.high)
         lower = TASKS[task][1] == "lower"
-        scores = pd.Series([*part.reading_mean, table[table.task == task].default_mean.iloc[0]])
-        best = scores.min() if lower else scores.max()
-        reading = ([*part.reading, "the default"])[
-            int(scores.idxmin() if lower else scores.idxmax())
-        ]
+        default = table[table.task == task].default_mean.iloc[0]
+        means = pd.Series([*part.reading_mean, default], index=[*part.reading, "the default"])
+        reading = means.idxmin() if lower else means.idxmax()
+        best = means[reading]
         beyond, within = (best < low, best <= high) if lower else (best > high, best >= low)
         where = "beyond" if beyond else "within" if within else "short of"
         lines.append(
