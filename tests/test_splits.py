@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csft.data.ett import ETT_COLUMNS, ETTSeries, read_ett_csv
+from csft.data.ett import ETT_COLUMNS, ETTSeries, TrainScaler, read_ett_csv
 from csft.data.splits import ett_segments
 
 # The protocol, written out independently of csft: 12/4/4 months of 30 days; ETTm is 15-minute.
@@ -141,6 +141,39 @@ def test_inverse_round_trips_raw_values(etth1, etth1_raw):
     np.testing.assert_allclose(back, etth1_raw, rtol=1e-5, atol=1e-4)
     windows = etth1.values[:24].reshape(2, 12, 7)  # (N, H, C): channels last, any leading shape
     np.testing.assert_allclose(etth1.inverse(windows), etth1_raw[:24].reshape(2, 12, 7), atol=1e-4)
+
+
+def random_columns(dtype) -> np.ndarray:
+    """Columns of different scales, one constant and one constant up to float rounding."""
+    generator = np.random.default_rng(0)
+    columns = generator.normal([0.0, 5e3, -3e-4], [1.0, 2e2, 1e-6], size=(4001, 3))
+    constant = np.full((4001, 1), 7.25)
+    nearly = 1 / 3 + np.finfo(np.float64).eps * generator.integers(0, 2, size=(4001, 1))
+    return np.hstack([columns, constant, nearly]).astype(dtype)
+
+
+@pytest.mark.parametrize("source", ["ETTh1", "ETTm2", "float32", "float64"])
+def test_train_scaler_is_bit_identical_to_scikit_learns(mirror, source):
+    """Same statistics and the same bits out as StandardScaler, both ways, constant columns
+    included, so dropping the scikit-learn import changed no number of any study."""
+    from sklearn.preprocessing import StandardScaler
+
+    if source.startswith("ETT"):
+        raw = read_ett_csv(mirror / "ETT-small" / f"{source}.csv")
+        train = raw[: ett_segments(source, 96)["train"].stop]
+    else:
+        raw = random_columns(np.dtype(source))
+        train = raw[:3000]
+    ours, theirs = TrainScaler.fit(train), StandardScaler().fit(train)
+    np.testing.assert_array_equal(ours.mean, theirs.mean_)
+    np.testing.assert_array_equal(ours.scale, theirs.scale_)
+    scaled = ours.transform(raw)
+    assert scaled.dtype == raw.dtype
+    np.testing.assert_array_equal(scaled, theirs.transform(raw))
+    np.testing.assert_array_equal(ours.inverse_transform(scaled), theirs.inverse_transform(scaled))
+    if not source.startswith("ETT"):  # constant columns keep scale 1 instead of a division by ~0
+        assert ours.scale[3] == 1.0 and ours.scale[4] == 1.0
+        assert source == "float32" or train[:, 4].var() > 0  # float64: rounding-level spread
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])
