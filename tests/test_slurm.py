@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
@@ -155,3 +156,20 @@ def test_jobs_log_to_a_tracking_server_named_in_the_environment(cluster, tmp_pat
     record = json.loads((target / "metrics.json").read_text())[0]
     assert record["mlflow_run_id"] == runs[0].info.run_id
     assert not (tmp_path / "mlflow.db").exists()  # the config's sqlite store was never used
+
+
+def test_the_plugin_does_not_sleep_before_each_submission():
+    """Plugin 2.6.0-2.7.0 sleep 5 s before every sbatch, one job at a time in Snakemake's
+    scheduler: the smoke study's 1,016 jobs would wait 85 min for their submissions alone
+    (docs/cluster.md). pyproject.toml pins the plugin below 2.6."""
+    installed = version("snakemake-executor-plugin-slurm")
+    release = tuple(int(part) for part in installed.split(".")[:3])
+    assert not (2, 6, 0) <= release < (2, 7, 1), installed
+
+
+def test_the_submission_benchmark_runs_a_toy_workflow(cluster, tmp_path):
+    from slurm_submission import run_toy
+
+    seconds = run_toy(cluster, tmp_path / "toy", n_jobs=2)
+    assert sorted(p.name for p in (tmp_path / "toy" / "out").iterdir()) == ["0.txt", "1.txt"]
+    assert seconds > 1  # two 1-s jobs, each started by a Snakemake inside SLURM
